@@ -1,0 +1,78 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// CI (and anyone who sets REGISTRAR_STRICT) builds with every warning as an error.
+let strict = Context.environment["CI"] == "true" || Context.environment["REGISTRAR_STRICT"] != nil
+let settings: [SwiftSetting] = strict ? [.treatAllWarnings(as: .error)] : []
+
+let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
+/// One service: a `<Name>Core` library with its handlers and rules, and a thin executable.
+func service(_ name: String, executable: String) -> [Target] {
+    [
+        .target(
+            name: "\(name)Core", dependencies: ["Messaging", "Platform", "Postgres", "Kafka", log, lifecycle],
+            path: "Services/\(name)/\(name)Core", swiftSettings: settings),
+        .executableTarget(
+            name: executable, dependencies: [.target(name: "\(name)Core"), "Messaging", "Platform", log, lifecycle],
+            path: "Services/\(name)/Main", swiftSettings: settings),
+    ]
+}
+
+let package = Package(
+    name: "Registrar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "registrar-identity", targets: ["registrar-identity"]),
+        .executable(name: "registrar-permissions", targets: ["registrar-permissions"]),
+        .executable(name: "registrar-binding", targets: ["registrar-binding"]),
+        .executable(name: "registrar-deregistration", targets: ["registrar-deregistration"]),
+        .executable(name: "registrar", targets: ["registrar"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRdKafka", path: "Shared/CRdKafka", pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(
+            name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(
+            name: "CSodium", path: "Shared/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .target(name: "Kafka", dependencies: ["CRdKafka", log], path: "Shared/Kafka", swiftSettings: settings),
+        .target(name: "Postgres", dependencies: ["CLibPQ", log], path: "Shared/Postgres", swiftSettings: settings),
+        .target(
+            name: "Platform", dependencies: ["CSodium", log, metrics], path: "Shared/Platform",
+            swiftSettings: settings),
+        .target(
+            name: "Messaging", dependencies: ["Kafka", "Postgres", "Platform", log, metrics, lifecycle],
+            path: "Shared/Messaging", swiftSettings: settings),
+        .executableTarget(
+            name: "registrar",
+            dependencies: [
+                "Messaging", "Platform", "Postgres", "Kafka", log,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/CLI", swiftSettings: settings),
+        .target(
+            name: "TestSupport", dependencies: ["Messaging", "Platform", "Postgres", "Kafka", log],
+            path: "Tests/Support", swiftSettings: settings),
+        .testTarget(
+            name: "SharedTests", dependencies: ["Messaging", "Platform", "Postgres", "Kafka", "TestSupport"],
+            path: "Tests/SharedTests", swiftSettings: settings),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Messaging", "Platform", "Postgres", "Kafka", "TestSupport"],
+            path: "Tests/IntegrationTests", swiftSettings: settings),
+    ]
+        + service("Identity", executable: "registrar-identity")
+        + service("Permissions", executable: "registrar-permissions")
+        + service("Binding", executable: "registrar-binding")
+        + service("Deregistration", executable: "registrar-deregistration")
+)

@@ -1,0 +1,6 @@
+import PermissionsCore
+import Messaging
+
+try await ServiceRuntime.run(.permissions) { router, environment, pool in
+    try PermissionsService.configure(router: &router, environment: environment, pool: pool)
+}

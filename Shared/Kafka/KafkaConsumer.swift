@@ -1,0 +1,139 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// A consumer that never commits on its own: the application stores a message's offset after its
+/// database work committed (`storeOffset`), and the consumer commits stored offsets when idle, at
+/// most every `commitInterval`, and on `close`.
+public final class KafkaConsumer: Sendable {
+    private struct CommitState {
+        var dirty = false
+        var lastCommit = ContinuousClock.now
+        var closed = false
+    }
+
+    private let handle: RDKafkaHandle
+    private let queue: DispatchQueue
+    private let logger: Logger
+    private let state = Mutex(CommitState())
+    private let commitInterval: Duration
+
+    /// A group member subscribed to `topics` (rebalances assign partitions).
+    public init(
+        configuration: KafkaConfiguration, groupID: String, topics: [String], logger: Logger,
+        commitInterval: Duration = .milliseconds(250)
+    ) throws(KafkaError) {
+        handle = try RDKafkaHandle(
+            kind: .consumer, properties: configuration.consumerProperties(groupID: groupID), logger: logger)
+        queue = DispatchQueue(label: "registrar.kafka.consumer")
+        self.logger = logger
+        self.commitInterval = commitInterval
+        try handle.subscribe(topics)
+    }
+
+    /// A reader of every partition of `topics` from the beginning, outside any group (no commits).
+    public init(configuration: KafkaConfiguration, readingFromBeginning topics: [String], logger: Logger)
+        throws(KafkaError)
+    {
+        handle = try RDKafkaHandle(kind: .consumer, properties: configuration.assignedConsumerProperties, logger: logger)
+        queue = DispatchQueue(label: "registrar.kafka.reader")
+        self.logger = logger
+        self.commitInterval = .seconds(3600)
+        try handle.assignAllFromBeginning(topics, timeoutMs: 10_000)
+    }
+
+    /// The next message, or `nil` when none arrived within `timeout`. Transient client errors are
+    /// logged and read as "no message"; fatal ones throw.
+    public func poll(timeout: Duration = .milliseconds(100)) async throws(KafkaError) -> KafkaMessage? {
+        let handle = self.handle
+        let ms = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let result = await onQueue(queue) { () -> Result<KafkaMessage, KafkaError>? in
+            let result = handle.consumerPoll(timeoutMs: ms)
+            self.commitIfDue(idle: result == nil)
+            return result
+        }
+        switch result {
+        case .none: return nil
+        case .success(let message): return message
+        case .failure(let error):
+            if error.isFatal { throw error }
+            logger.warning("kafka consume error", metadata: ["kafka.error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Marks `message` done: its offset + 1 is committed with the next commit.
+    public func storeOffset(of message: KafkaMessage) throws(KafkaError) {
+        try handle.storeOffset(topic: message.topic, partition: message.partition, offset: message.offset)
+        state.withLock { $0.dirty = true }
+    }
+
+    /// Commits stored offsets now and waits for the broker.
+    public func commit() async throws(KafkaError) {
+        let handle = self.handle
+        try await onQueue(queue) { () throws(KafkaError) in
+            try handle.commitStored(async: false)
+            self.state.withLock {
+                $0.dirty = false
+                $0.lastCommit = .now
+            }
+        }
+    }
+
+    /// Commits stored offsets, leaves the group and stops fetching. Idempotent.
+    public func close() async {
+        let handle = self.handle
+        await onQueue(queue) {
+            let alreadyClosed = self.state.withLock { s in
+                defer { s.closed = true }
+                return s.closed
+            }
+            if alreadyClosed { return }
+            do { try handle.commitStored(async: false) } catch {
+                self.logger.warning("final offset commit failed", metadata: ["kafka.error": "\(error)"])
+            }
+            handle.consumerClose()
+        }
+    }
+
+    /// Messages as an `AsyncSequence`; it ends when the task is cancelled or the consumer closed.
+    public var messages: Messages { Messages(consumer: self) }
+
+    /// The message stream of a consumer.
+    public struct Messages: AsyncSequence, Sendable {
+        let consumer: KafkaConsumer
+
+        /// Creates the iterator.
+        public func makeAsyncIterator() -> Iterator { Iterator(consumer: consumer) }
+
+        /// Polls until a message arrives.
+        public struct Iterator: AsyncIteratorProtocol {
+            let consumer: KafkaConsumer
+
+            /// The next message, or `nil` once cancelled or closed.
+            public mutating func next() async throws -> KafkaMessage? {
+                while !Task.isCancelled && !consumer.state.withLock({ $0.closed }) {
+                    if let message = try await consumer.poll() { return message }
+                }
+                return nil
+            }
+        }
+    }
+
+    /// Called on the consumer queue after each poll.
+    private func commitIfDue(idle: Bool) {
+        let due = state.withLock { s in
+            s.dirty && !s.closed && (idle || ContinuousClock.now - s.lastCommit >= commitInterval)
+        }
+        guard due else { return }
+        do {
+            try handle.commitStored(async: true)
+            state.withLock {
+                $0.dirty = false
+                $0.lastCommit = .now
+            }
+        } catch {
+            logger.warning("offset commit failed", metadata: ["kafka.error": "\(error)"])
+        }
+    }
+}

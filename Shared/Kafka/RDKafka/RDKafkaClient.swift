@@ -1,0 +1,239 @@
+import CRdKafka
+
+// The C calls of producers, consumers and the admin API. Everything here blocks: callers run it on
+// a dispatch queue, never on the cooperative pool.
+
+/// librdkafka's `RD_KAFKA_MSG_F_COPY` (a macro Swift does not import): payload and key are copied.
+private let messageFlagCopy: Int32 = 0x2
+/// librdkafka's `RD_KAFKA_OFFSET_BEGINNING`.
+let rdKafkaOffsetBeginning: Int64 = -2
+/// librdkafka's `RD_KAFKA_PARTITION_UA`.
+private let partitionUnassigned: Int32 = -1
+
+extension RDKafkaHandle {
+    // MARK: producing
+
+    /// Queues `messages` and waits for their delivery reports (up to `timeoutMs`).
+    func produceAndFlush(_ messages: [KafkaOutgoingMessage], timeoutMs: Int32) -> [KafkaError?] {
+        let batch = RDKafkaDeliveryBatch(count: messages.count)
+        withHandle { rk in
+            for (index, message) in messages.enumerated() {
+                while true {
+                    let ticket = Unmanaged.passRetained(RDKafkaDeliveryTicket(batch: batch, index: index))
+                    if let error = Self.produce(rk, message, opaque: ticket.toOpaque()) {
+                        // Not queued: the delivery callback will never run for this ticket.
+                        ticket.release()
+                        if error.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue {
+                            rd_kafka_poll(rk, 50)
+                            continue
+                        }
+                        batch.complete(index, error)
+                    }
+                    break
+                }
+            }
+            let deadline = ContinuousClock.now + .milliseconds(Int(timeoutMs))
+            while !batch.isComplete && ContinuousClock.now < deadline {
+                _ = rd_kafka_flush(rk, 100)
+            }
+        }
+        return batch.results(
+            timedOut: RDKafkaErrors.error(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, reason: "no delivery report in time"))
+    }
+
+    private static func produce(
+        _ rk: OpaquePointer, _ message: KafkaOutgoingMessage, opaque: UnsafeMutableRawPointer
+    ) -> KafkaError? {
+        guard let headers = rd_kafka_headers_new(message.headers.count) else {
+            return KafkaError.invalid("rd_kafka_headers_new failed")
+        }
+        for header in message.headers {
+            header.value.withUnsafeBytes { bytes in
+                _ = rd_kafka_header_add(headers, header.name, -1, bytes.baseAddress, bytes.count)
+            }
+        }
+        let error: OpaquePointer? = message.topic.withCString { topic in
+            message.value.withUnsafeBytes { value in
+                withOptionalBytes(message.key) { key in
+                    var vus = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 6)
+                    vus[0].vtype = RD_KAFKA_VTYPE_TOPIC
+                    vus[0].u.cstr = topic
+                    vus[1].vtype = RD_KAFKA_VTYPE_VALUE
+                    vus[1].u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
+                    vus[1].u.mem.size = value.count
+                    vus[2].vtype = RD_KAFKA_VTYPE_KEY
+                    vus[2].u.mem.ptr = UnsafeMutableRawPointer(mutating: key?.baseAddress)
+                    vus[2].u.mem.size = key?.count ?? 0
+                    vus[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                    vus[3].u.i = messageFlagCopy
+                    vus[4].vtype = RD_KAFKA_VTYPE_OPAQUE
+                    vus[4].u.ptr = opaque
+                    vus[5].vtype = RD_KAFKA_VTYPE_HEADERS
+                    vus[5].u.headers = headers
+                    return rd_kafka_produceva(rk, vus, vus.count)
+                }
+            }
+        }
+        guard let error else { return nil }  // librdkafka now owns the headers.
+        rd_kafka_headers_destroy(headers)
+        return RDKafkaErrors.consume(error)
+    }
+
+    // MARK: consuming
+
+    /// Subscribes a group consumer to `topics`.
+    func subscribe(_ topics: [String]) throws(KafkaError) {
+        let list = RDKafkaTopicPartitionList(capacity: topics.count)
+        for topic in topics { list.add(topic: topic, partition: partitionUnassigned, offset: 0) }
+        try withHandle { rk throws(KafkaError) in
+            try list.withList { l throws(KafkaError) in try RDKafkaErrors.check(rd_kafka_subscribe(rk, l)) }
+        }
+    }
+
+    /// Assigns every partition of `topics` from the beginning (no group membership).
+    func assignAllFromBeginning(_ topics: [String], timeoutMs: Int32) throws(KafkaError) {
+        let list = RDKafkaTopicPartitionList(capacity: topics.count * 4)
+        for topic in topics {
+            let count = try partitionCount(topic, timeoutMs: timeoutMs)
+            for partition in 0..<count { list.add(topic: topic, partition: partition, offset: rdKafkaOffsetBeginning) }
+        }
+        try withHandle { rk throws(KafkaError) in
+            try list.withList { l throws(KafkaError) in try RDKafkaErrors.check(rd_kafka_assign(rk, l)) }
+        }
+    }
+
+    /// The partition count of `topic` from the broker's metadata.
+    func partitionCount(_ topic: String, timeoutMs: Int32) throws(KafkaError) -> Int32 {
+        try withHandle { rk throws(KafkaError) in
+            guard let rkt = rd_kafka_topic_new(rk, topic, nil) else {
+                throw RDKafkaErrors.error(rd_kafka_last_error())
+            }
+            defer { rd_kafka_topic_destroy(rkt) }
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            try RDKafkaErrors.check(rd_kafka_metadata(rk, 0, rkt, &metadata, timeoutMs))
+            guard let metadata else { throw KafkaError.invalid("no metadata for \(topic)") }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            guard metadata.pointee.topic_cnt > 0 else { throw KafkaError.invalid("topic \(topic) not in metadata") }
+            let entry = metadata.pointee.topics[0]
+            try RDKafkaErrors.check(entry.err)
+            return entry.partition_cnt
+        }
+    }
+
+    /// Polls one message; `nil` on timeout. Per-message errors that are not fatal come back as `.failure`.
+    func consumerPoll(timeoutMs: Int32) -> Result<KafkaMessage, KafkaError>? {
+        withHandle { rk in
+            guard let raw = rd_kafka_consumer_poll(rk, timeoutMs) else { return nil }
+            // Copy out, then destroy: nothing refers to librdkafka's buffers afterwards.
+            defer { rd_kafka_message_destroy(raw) }
+            let m = raw.pointee
+            if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
+                var error = RDKafkaErrors.error(m.err, reason: rd_kafka_message_errstr(raw).map { String(cString: $0) })
+                if m.err == RD_KAFKA_RESP_ERR__FATAL { error.isFatal = true }
+                return .failure(error)
+            }
+            let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+            let value = m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? []
+            let key = m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) }
+            return .success(
+                KafkaMessage(
+                    topic: topic, partition: m.partition, offset: m.offset, key: key, value: value,
+                    headers: Self.headers(of: raw)))
+        }
+    }
+
+    private static func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
+        var list: OpaquePointer?
+        // The header list belongs to the message; it is read before the message is destroyed.
+        guard rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+        var result: [KafkaHeader] = []
+        var index = 0
+        while true {
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            guard rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                let name
+            else { break }
+            let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+            result.append(KafkaHeader(name: String(cString: name), value: bytes))
+            index += 1
+        }
+        return result
+    }
+
+    /// Stores `offset + 1` as the next offset to commit for that partition.
+    func storeOffset(topic: String, partition: Int32, offset: Int64) throws(KafkaError) {
+        let list = RDKafkaTopicPartitionList()
+        list.add(topic: topic, partition: partition, offset: offset + 1)
+        try withHandle { rk throws(KafkaError) in
+            try list.withList { l throws(KafkaError) in try RDKafkaErrors.check(rd_kafka_offsets_store(rk, l)) }
+        }
+    }
+
+    /// Commits the stored offsets; `_NO_OFFSET` (nothing new) is not an error.
+    func commitStored(async: Bool) throws(KafkaError) {
+        try withHandle { rk throws(KafkaError) in
+            let code = rd_kafka_commit(rk, nil, async ? 1 : 0)
+            if code == RD_KAFKA_RESP_ERR__NO_OFFSET { return }
+            try RDKafkaErrors.check(code)
+        }
+    }
+
+    /// Leaves the group (serving the final revoke) and stops fetching.
+    func consumerClose() {
+        withHandle { rk in _ = rd_kafka_consumer_close(rk) }
+    }
+
+    // MARK: admin
+
+    /// Creates topics; ones that exist already count as created.
+    func createTopics(_ names: [String], partitions: Int32, replication: Int32, timeoutMs: Int32) throws(KafkaError) {
+        var errstr = [CChar](repeating: 0, count: 512)
+        var newTopics: [OpaquePointer?] = []
+        defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
+        for name in names {
+            guard let topic = rd_kafka_NewTopic_new(name, partitions, replication, &errstr, errstr.count) else {
+                throw KafkaError.invalid("topic \(name): \(string(fromBuffer: errstr))")
+            }
+            newTopics.append(topic)
+        }
+        try withHandle { rk throws(KafkaError) in
+            guard let queue = rd_kafka_queue_new(rk) else { throw KafkaError.invalid("rd_kafka_queue_new failed") }
+            defer { rd_kafka_queue_destroy(queue) }
+            newTopics.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_CreateTopics(rk, buffer.baseAddress, buffer.count, nil, queue)
+            }
+            guard let event = rd_kafka_queue_poll(queue, timeoutMs + 1000) else {
+                throw RDKafkaErrors.error(RD_KAFKA_RESP_ERR__TIMED_OUT, reason: "CreateTopics timed out")
+            }
+            defer { rd_kafka_event_destroy(event) }
+            try RDKafkaErrors.check(rd_kafka_event_error(event))
+            guard let result = rd_kafka_event_CreateTopics_result(event) else {
+                throw KafkaError.invalid("unexpected admin event")
+            }
+            var count = 0
+            guard let results = rd_kafka_CreateTopics_result_topics(result, &count) else { return }
+            for i in 0..<count {
+                guard let r = results[i] else { continue }
+                let code = rd_kafka_topic_result_error(r)
+                if code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS { continue }
+                let name = String(cString: rd_kafka_topic_result_name(r))
+                let text = rd_kafka_topic_result_error_string(r).map { String(cString: $0) } ?? ""
+                throw RDKafkaErrors.error(code, reason: "\(name): \(text)")
+            }
+        }
+    }
+}
+
+/// Runs `body` with the bytes of `bytes`, or `nil`.
+private func withOptionalBytes<T>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> T) -> T {
+    guard let bytes else { return body(nil) }
+    return bytes.withUnsafeBytes { body($0) }
+}
+
+/// The NUL-terminated text in a C error buffer.
+func string(fromBuffer buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

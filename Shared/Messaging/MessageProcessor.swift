@@ -1,0 +1,241 @@
+import Foundation
+import Kafka
+import Logging
+import Metrics
+import Platform
+import Postgres
+import ServiceLifecycle
+
+/// The command-handling loop of a service: one message at a time per consumer, each in one
+/// PostgreSQL transaction (inbox claim, effect, reply and events into the outbox), the offset stored
+/// only after that transaction committed. Malformed messages are dead-lettered, answered when an
+/// id can be read, and never stall the partition.
+final class MessageProcessor: Service {
+    private let service: RegistrarService
+    private let router: Router
+    private let decoder: MessageDecoder
+    private let pool: PostgresPool
+    private let consumer: KafkaConsumer
+    private let doorbell: Doorbell
+    private let environment: HandlerEnvironment
+    private let consumerName: String
+
+    init(
+        router: Router, decoder: MessageDecoder, pool: PostgresPool, consumer: KafkaConsumer, doorbell: Doorbell,
+        environment: HandlerEnvironment
+    ) {
+        self.service = environment.service
+        self.router = router
+        self.decoder = decoder
+        self.pool = pool
+        self.consumer = consumer
+        self.doorbell = doorbell
+        self.environment = environment
+        self.consumerName = environment.service.rawValue
+    }
+
+    func run() async throws {
+        environment.logger.info("consuming", metadata: ["service": "\(service.rawValue)"])
+        for try await message in consumer.messages.cancelOnGracefulShutdown() {
+            await process(message)
+        }
+        // In-flight work is done: commit what was stored and leave the group.
+        await consumer.close()
+        environment.logger.info("consumer closed")
+    }
+
+    /// Processes one message until its outcome is committed, waiting out database outages.
+    func process(_ message: KafkaMessage) async {
+        var backoff = Duration.milliseconds(50)
+        let start = ContinuousClock.now
+        while true {
+            do {
+                let outcome = try await handle(message)
+                try consumer.storeOffset(of: message)
+                if outcome.wroteOutbox { doorbell.ring() }
+                Counter(label: "registrar_messages_total", dimensions: [
+                    ("topic", message.topic), ("type", outcome.type), ("outcome", outcome.label),
+                ]).increment()
+                let elapsed = ContinuousClock.now - start
+                Metrics.Timer(label: "registrar_message_duration", dimensions: [("type", outcome.type)])
+                    .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                return
+            } catch let error as PostgresError where error.isRetriable {
+                environment.logger.warning(
+                    "database unavailable, will retry",
+                    metadata: ["pg.error": "\(error)", "kafka.topic": "\(message.topic)", "kafka.offset": "\(message.offset)"])
+            } catch let error as KafkaError {
+                environment.logger.error("offset store failed", metadata: ["kafka.error": "\(error)"])
+                return
+            } catch {
+                environment.logger.error(
+                    "handler failed", metadata: ["error": "\(error)", "kafka.offset": "\(message.offset)"])
+                do {
+                    try await failed(message, error: error)
+                    try consumer.storeOffset(of: message)
+                    doorbell.ring()
+                    return
+                } catch {
+                    environment.logger.error("dead-lettering failed, will retry", metadata: ["error": "\(error)"])
+                }
+            }
+            if Task.isShuttingDownGracefully { return }  // Not stored: it is redelivered after restart.
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, environment.policy.runtime.retryBackoffMax.duration)
+        }
+    }
+
+    struct Outcome {
+        var type: String
+        var label: String
+        var wroteOutbox: Bool
+    }
+
+    private func handle(_ message: KafkaMessage) async throws -> Outcome {
+        let isCommand = message.topic == environment.topics.commands(service)
+        let envelope: IncomingEnvelope
+        switch decoder.envelope(message.value) {
+        case .failure(let malformed):
+            return try await deadLetter(message, malformed, reply: isCommand)
+        case .success(let value):
+            envelope = value
+        }
+        let handlers = isCommand ? router.commands : router.events
+        guard let handler = handlers[envelope.type] else {
+            guard isCommand else { return Outcome(type: envelope.type, label: "ignored", wroteOutbox: false) }
+            return try await deadLetter(
+                message,
+                MalformedMessage(
+                    code: .malformed, reason: "unknown_type", field: "type", messageID: envelope.id,
+                    correlationID: envelope.correlationid),
+                reply: true)
+        }
+        let now = environment.clock.now()
+        let context = self.context(envelope: envelope, now: now)
+        let consumerName = self.consumerName
+        return try await pool.transaction { session in
+            if let stored = try MessageStore.claim(
+                session, consumer: consumerName, messageID: envelope.id, topic: message.topic,
+                partition: message.partition, offset: message.offset)
+            {
+                // Seen before: change nothing; a command gets its stored reply again.
+                guard isCommand, let reply = stored.reply else {
+                    return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: false)
+                }
+                try MessageStore.enqueue(
+                    session, topic: context.topics.replies, key: envelope.id, messageID: envelope.id + ":reply",
+                    payload: Array(reply.utf8))
+                return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: true)
+            }
+            var effects = context
+            switch try handler(session, message.value, envelope, now, &effects) {
+            case .none:
+                try MessageStore.enqueue(session, effects.outgoing)
+                return Outcome(type: envelope.type, label: "ok", wroteOutbox: !effects.outgoing.isEmpty)
+            case .reply(let reply):
+                try MessageStore.enqueue(session, effects.outgoing)
+                try self.reply(session, reply, to: envelope, now: now)
+                return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
+            case .malformed(let malformed):
+                try self.recordDeadLetter(session, message, malformed)
+                if isCommand { try self.reply(session, malformed.reply, to: envelope, now: now) }
+                return Outcome(type: envelope.type, label: "malformed", wroteOutbox: true)
+            }
+        }
+    }
+
+    private func context(envelope: IncomingEnvelope, now: Date) -> MessageEffects {
+        MessageEffects(service: service, topics: environment.topics, now: now, causation: envelope)
+    }
+
+    /// Writes the reply to the outbox and keeps it in the inbox for re-sent commands.
+    private func reply(_ session: borrowing PostgresSession, _ reply: Reply, to envelope: IncomingEnvelope, now: Date) throws {
+        let event = CloudEvent(
+            source: service.source, type: "registrar.reply", time: now, inreplyto: envelope.id,
+            correlationid: envelope.correlationid, data: try JSONValue(encoding: reply))
+        let payload = event.encoded()
+        try MessageStore.enqueue(session, topic: environment.topics.replies, key: envelope.id, messageID: event.id, payload: payload)
+        try MessageStore.storeReply(
+            session, consumer: consumerName, messageID: envelope.id, reply: String(decoding: payload, as: UTF8.self))
+    }
+
+    /// Dead-letters a message refused before any handler, answering it when an id could be read.
+    private func deadLetter(_ message: KafkaMessage, _ malformed: MalformedMessage, reply: Bool) async throws -> Outcome {
+        let now = environment.clock.now()
+        environment.logger.notice(
+            "message dead-lettered",
+            metadata: [
+                "kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)",
+                "kafka.offset": "\(message.offset)", "reason": "\(malformed.reason)", "field": "\(malformed.field ?? "")",
+            ])
+        return try await pool.transaction { session in
+            guard try self.recordDeadLetter(session, message, malformed) else {
+                return Outcome(type: "malformed", label: "duplicate", wroteOutbox: false)
+            }
+            if reply, let id = malformed.messageID,
+                try MessageStore.claim(
+                    session, consumer: self.consumerName, messageID: id, topic: message.topic,
+                    partition: message.partition, offset: message.offset) == nil
+            {
+                let envelope = IncomingEnvelope(
+                    specversion: "1.0", id: id, source: "", type: "", correlationid: malformed.correlationID)
+                try self.reply(session, malformed.reply, to: envelope, now: now)
+            }
+            return Outcome(type: "malformed", label: malformed.reason, wroteOutbox: true)
+        }
+    }
+
+    /// Dead-letters a well-formed message whose handler failed for good, answering `INTERNAL_ERROR`.
+    private func failed(_ message: KafkaMessage, error: any Error) async throws {
+        let isCommand = message.topic == environment.topics.commands(service)
+        guard case .success(let envelope) = decoder.envelope(message.value) else { return }
+        let malformed = MalformedMessage(
+            code: .internalError, reason: "handler_error", messageID: envelope.id, correlationID: envelope.correlationid)
+        let now = environment.clock.now()
+        try await pool.transaction { session in
+            guard try self.recordDeadLetter(session, message, malformed) else { return }
+            if isCommand,
+                try MessageStore.claim(
+                    session, consumer: self.consumerName, messageID: envelope.id, topic: message.topic,
+                    partition: message.partition, offset: message.offset) == nil
+            {
+                try self.reply(
+                    session, Reply.rejected(.internalError, "the service could not process this command"), to: envelope,
+                    now: now)
+            }
+        }
+    }
+
+    /// Records the dead letter and queues its `registrar.deadletter` event; false if recorded before.
+    @discardableResult
+    private func recordDeadLetter(_ session: borrowing PostgresSession, _ message: KafkaMessage, _ malformed: MalformedMessage)
+        throws -> Bool
+    {
+        guard
+            try MessageStore.recordDeadLetter(
+                session, topic: message.topic, partition: message.partition, offset: message.offset,
+                reason: malformed.reason, field: malformed.field, messageID: malformed.messageID)
+        else { return false }
+        let reason = malformed.field.map { "\(malformed.reason): \($0)" } ?? malformed.reason
+        let letter = DeadLetter(
+            reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
+            original: Data(message.value).base64EncodedString())
+        let event = CloudEvent(
+            source: service.source, type: "registrar.deadletter", time: environment.clock.now(),
+            data: try JSONValue(encoding: letter))
+        try MessageStore.enqueue(
+            session, topic: environment.topics.deadLetter, key: message.key.map { String(decoding: $0, as: UTF8.self) },
+            messageID: event.id, payload: event.encoded())
+        return true
+    }
+}
+
+extension IncomingEnvelope {
+    init(specversion: String, id: String, source: String, type: String, correlationid: String?) {
+        self.specversion = specversion
+        self.id = id
+        self.source = source
+        self.type = type
+        self.correlationid = correlationid
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+import Platform
+import Postgres
+
+/// An incoming command with its typed payload.
+public struct Command<Payload: Sendable>: Sendable {
+    /// Envelope attributes (id, type, tokens, correlation id).
+    public var envelope: IncomingEnvelope
+    /// The decoded `data`.
+    public var data: Payload
+    /// When the service took it (from the injected clock).
+    public var receivedAt: Date
+}
+
+/// What a handler writes besides its reply: events and notifications, committed in the same
+/// transaction as its state change (the outbox).
+public struct MessageEffects: Sendable {
+    /// Rows for the outbox, in order.
+    public internal(set) var outgoing: [OutboxMessage] = []
+    let service: RegistrarService
+    let topics: Topics
+    let now: Date
+    let causation: IncomingEnvelope
+
+    /// Publishes event `type` about `subject` (an accountId) on the service's event topic.
+    public mutating func emit(_ type: String, subject: String, data: some Encodable) throws {
+        let event = CloudEvent(
+            source: service.source, type: type, time: now, subject: subject,
+            correlationid: causation.correlationid ?? causation.id, causationid: causation.id,
+            data: try JSONValue(encoding: data))
+        outgoing.append(OutboxMessage(topic: topics.events(service), key: subject, event: event))
+    }
+
+    /// Publishes a message on another topic (e.g. `notifications.sms`), keyed by `key`.
+    public mutating func publish(topic base: String, key: String, type: String, data: some Encodable) throws {
+        let event = CloudEvent(
+            source: service.source, type: type, time: now, correlationid: causation.correlationid ?? causation.id,
+            causationid: causation.id, data: try JSONValue(encoding: data))
+        outgoing.append(OutboxMessage(topic: topics.name(base), key: key, event: event))
+    }
+}
+
+/// One outbox row.
+public struct OutboxMessage: Sendable {
+    /// Full topic name.
+    public var topic: String
+    /// Kafka key.
+    public var key: String?
+    /// The message.
+    public var event: CloudEvent
+}
+
+/// Everything a handler may read besides its command.
+public struct HandlerEnvironment: Sendable {
+    /// The policy in force.
+    public var policy: Policy
+    /// The injected clock.
+    public var clock: any RegistrarClock
+    /// The service's logger.
+    public var logger: Logger
+    /// Topic names.
+    public var topics: Topics
+    /// The service.
+    public var service: RegistrarService
+}
+
+/// Handlers by message type. Handlers run synchronously inside the message's database
+/// transaction: they read state, call a pure rule, write the outcome and return the reply.
+public struct Router: Sendable {
+    typealias Erased = @Sendable (borrowing PostgresSession, [UInt8], IncomingEnvelope, Date, inout MessageEffects)
+        throws -> HandlerOutcome
+
+    enum HandlerOutcome {
+        case reply(Reply)
+        case malformed(MalformedMessage)
+        case none
+    }
+
+    var commands: [String: Erased] = [:]
+    var events: [String: Erased] = [:]
+    /// Base names of event topics this service consumes.
+    public internal(set) var eventTopics: Set<String> = []
+    let decoder: MessageDecoder
+
+    init(decoder: MessageDecoder) { self.decoder = decoder }
+
+    /// Handles command `type` arriving on the service's command topic.
+    public mutating func command<Payload: Decodable & Sendable>(
+        _ type: String, _ payload: Payload.Type,
+        _ handler: @escaping @Sendable (borrowing PostgresSession, Command<Payload>, inout MessageEffects) throws -> Reply
+    ) {
+        let decoder = self.decoder
+        commands[type] = { session, bytes, envelope, now, effects in
+            switch decoder.data(Payload.self, from: bytes, envelope: envelope) {
+            case .failure(let malformed): return .malformed(malformed)
+            case .success(let data):
+                return .reply(try handler(session, Command(envelope: envelope, data: data, receivedAt: now), &effects))
+            }
+        }
+    }
+
+    /// Handles event `type` from another service's event topic `topic` (base name).
+    public mutating func event<Payload: Decodable & Sendable>(
+        _ type: String, on topic: String, _ payload: Payload.Type,
+        _ handler: @escaping @Sendable (borrowing PostgresSession, Command<Payload>, inout MessageEffects) throws -> Void
+    ) {
+        eventTopics.insert(topic)
+        let decoder = self.decoder
+        events[type] = { session, bytes, envelope, now, effects in
+            switch decoder.data(Payload.self, from: bytes, envelope: envelope) {
+            case .failure(let malformed): return .malformed(malformed)
+            case .success(let data):
+                try handler(session, Command(envelope: envelope, data: data, receivedAt: now), &effects)
+                return .none
+            }
+        }
+    }
+}

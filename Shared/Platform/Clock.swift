@@ -1,0 +1,30 @@
+import Foundation
+import Synchronization
+
+/// The one source of "now" for rules and schedulers, injectable so tests can move time.
+public protocol RegistrarClock: Sendable {
+    /// The current wall-clock time.
+    func now() -> Date
+}
+
+/// The system clock.
+public struct SystemClock: RegistrarClock {
+    /// Creates the system clock.
+    public init() {}
+    /// `Date()`.
+    public func now() -> Date { Date() }
+}
+
+/// A clock that runs at real speed from an adjustable offset (tests, and `REGISTRAR_CLOCK_OFFSET`).
+public final class OffsetClock: RegistrarClock {
+    private let offset: Mutex<TimeInterval>
+
+    /// A clock `offset` seconds ahead of the system clock.
+    public init(offset: TimeInterval = 0) { self.offset = Mutex(offset) }
+
+    /// System time plus the offset.
+    public func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }) }
+
+    /// Moves the clock forward.
+    public func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
+}

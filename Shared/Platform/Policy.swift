@@ -1,0 +1,288 @@
+import Foundation
+
+/// Every number of the contract's rules, with the contract's defaults (§7).
+///
+/// A policy file (JSON, `REGISTRAR_POLICY`) overrides any subset: it is merged key by key over the
+/// defaults, and a key the defaults do not have is an error (a misspelt key must not be ignored).
+/// Durations are strings with a unit: `300ms`, `2s`, `5m`, `24h`, `14d`.
+public struct Policy: Codable, Sendable, Equatable {
+    /// Registration entry rules.
+    public var registration = Registration()
+    /// SMS one-time codes.
+    public var sms = SMS()
+    /// Password rules.
+    public var password = Password()
+    /// Risk engine (§6).
+    public var risk = Risk()
+    /// Devices and fingerprints.
+    public var devices = Devices()
+    /// Login and sessions.
+    public var login = Login()
+    /// Real-name verification and reviews.
+    public var verification = Verification()
+    /// Entitlements and quotas.
+    public var permissions = Permissions()
+    /// Third-party bindings and migration.
+    public var binding = Binding()
+    /// Deregistration and retention.
+    public var deregistration = Deregistration()
+    /// Message runtime limits.
+    public var runtime = Runtime()
+
+    /// The contract's defaults.
+    public init() {}
+
+    /// Registration entry rules.
+    public struct Registration: Codable, Sendable, Equatable {
+        public var iosMinVersion = 11.0
+        public var iosMinChip = 9
+        public var androidMinVersion = 7.0
+        public var androidMinRamMB = 2048
+        public var harmonyosMinVersion = 2.0
+        public var maxAccountsPerDevice = 3
+        public var startsPerPhonePerWindow = 5
+        public var startsPerDevicePerWindow = 10
+        public var startsPerIPPerWindow = 20
+        public var rateWindow = PolicyDuration.hours(1)
+        public var phoneReuseCooldown = PolicyDuration.days(31)
+        public var scanTicketValidity = PolicyDuration.minutes(2)
+        /// Not in the contract: how long an unfinished registration stays open.
+        public var flowValidity = PolicyDuration.hours(1)
+    }
+
+    /// SMS one-time codes.
+    public struct SMS: Codable, Sendable, Equatable {
+        public var codeLength = 6
+        public var validity = PolicyDuration.minutes(5)
+        public var maxAttempts = 5
+    }
+
+    /// Password rules.
+    public struct Password: Codable, Sendable, Equatable {
+        public var minLength = 8
+        /// Argon2id memory in KiB (OWASP minimum 19 MiB).
+        public var argon2MemoryKiB = 19_456
+        /// Argon2id passes (OWASP minimum 2).
+        public var argon2Iterations = 2
+    }
+
+    /// Risk engine (§6).
+    public struct Risk: Codable, Sendable, Equatable {
+        /// Share of registrations showing the factor that must pass at least medium / high.
+        public var stepUp: [String: StepUpShare] = [
+            "new_device": StepUpShare(medium: 0.30, high: 0.05),
+            "proxy_ip": StepUpShare(medium: 0.75, high: 0.25),
+            "late_night": StepUpShare(medium: 0.50, high: 0.15),
+        ]
+        public var lateNightStartHour = 0
+        public var lateNightEndHour = 6
+        public var burstStarts = 3
+        public var burstWindow = PolicyDuration.minutes(10)
+        public var behaviorMinScore = 0.6
+    }
+
+    /// One row of the step-up table.
+    public struct StepUpShare: Codable, Sendable, Equatable {
+        public var medium: Double
+        public var high: Double
+    }
+
+    /// Devices and fingerprints.
+    public struct Devices: Codable, Sendable, Equatable {
+        public var similarityThreshold = 0.6
+        public var minFingerprintAttributes = 20
+        public var maxDevicesPerAccount = 5
+        public var maxWrongSecurityAnswers = 3
+        public var challengeValidity = PolicyDuration.minutes(10)
+    }
+
+    /// Login and sessions.
+    public struct Login: Codable, Sendable, Equatable {
+        public var maxFailures = 5
+        public var failureWindow = PolicyDuration.minutes(15)
+        /// First temporary lock; each further one doubles, up to `maxLockout`.
+        public var baseLockout = PolicyDuration.minutes(1)
+        public var maxLockout = PolicyDuration.hours(1)
+        public var sessionValidity = PolicyDuration.days(30)
+    }
+
+    /// Real-name verification and reviews.
+    public struct Verification: Codable, Sendable, Equatable {
+        public var noneValidity = PolicyDuration.days(30)
+        public var bankCardValidity = PolicyDuration.days(365)
+        public var bankCardCheckSLA = PolicyDuration.minutes(2)
+        public var idCardCheckSLA = PolicyDuration.minutes(15)
+        public var idConflictReviewSLA = PolicyDuration.hours(72)
+        public var internationalReviewBusinessDays = 5
+    }
+
+    /// Entitlements and quotas.
+    public struct Permissions: Codable, Sendable, Equatable {
+        public var stageOneLastDay = 7
+        public var stageTwoLastDay = 30
+        public var stageOneFileCapBytes = 10 * 1024 * 1024
+        public var stageTwoExternalAddsPerDay = 50
+        public var sensitiveMinActiveDays = 20
+        public var sensitiveMinLogins = 3
+        public var fingerprintMismatchWindow = PolicyDuration.days(30)
+        public var unverifiedMaxGroupSize = 50
+        public var bankCardMaxGroupSize = 200
+        public var bankCardPaymentPerDayCNY = 5000
+        public var sweepInterval = PolicyDuration.minutes(1)
+    }
+
+    /// Third-party bindings and migration.
+    public struct Binding: Codable, Sendable, Equatable {
+        public var capabilities: [String: [String]] = [
+            "wechat": ["login", "messaging", "friend_list", "notifications"],
+            "dingtalk": ["login", "data_sync", "calendar"],
+            "feishu": ["login", "data_sync", "messaging", "calendar"],
+        ]
+        public var friendListValidity = PolicyDuration.days(90)
+        public var temporaryValidity = PolicyDuration.hours(24)
+        public var migrationTextWindow = PolicyDuration.days(90)
+        public var migrationMinFreeBytes: Int64 = 5 * 1024 * 1024 * 1024
+        public var sweepInterval = PolicyDuration.minutes(1)
+    }
+
+    /// Deregistration and retention.
+    public struct Deregistration: Codable, Sendable, Equatable {
+        public var cooldown = PolicyDuration.days(14)
+        public var deviceLockAt = 4
+        public var deviceWindow = PolicyDuration.days(180)
+        public var contactRetention = PolicyDuration.days(30)
+        public var schedulerInterval = PolicyDuration.seconds(1)
+    }
+
+    /// Message runtime limits.
+    public struct Runtime: Codable, Sendable, Equatable {
+        public var maxMessageBytes = 64 * 1024
+        public var maxJSONDepth = 64
+        public var relayBatchSize = 500
+        public var relayIdlePoll = PolicyDuration.seconds(1)
+        public var retryBackoffMax = PolicyDuration.seconds(5)
+    }
+}
+
+/// A duration written with a unit (`300ms`, `2s`, `5m`, `24h`, `14d`).
+public struct PolicyDuration: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// Milliseconds.
+    public var milliseconds: Int64
+
+    /// Creates a duration.
+    public init(milliseconds: Int64) { self.milliseconds = milliseconds }
+
+    /// Whole days.
+    public static func days(_ n: Int64) -> PolicyDuration { PolicyDuration(milliseconds: n * 86_400_000) }
+    /// Whole hours.
+    public static func hours(_ n: Int64) -> PolicyDuration { PolicyDuration(milliseconds: n * 3_600_000) }
+    /// Whole minutes.
+    public static func minutes(_ n: Int64) -> PolicyDuration { PolicyDuration(milliseconds: n * 60_000) }
+    /// Whole seconds.
+    public static func seconds(_ n: Int64) -> PolicyDuration { PolicyDuration(milliseconds: n * 1000) }
+
+    /// As a Swift `Duration`.
+    public var duration: Duration { .milliseconds(milliseconds) }
+    /// As a `TimeInterval` (seconds).
+    public var timeInterval: TimeInterval { Double(milliseconds) / 1000 }
+
+    /// The largest exact unit: `14d`, `90s`, `1500ms`.
+    public var description: String {
+        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] as [(String, Int64)]
+        where milliseconds != 0 && milliseconds % size == 0 {
+            return "\(milliseconds / size)\(unit)"
+        }
+        return "\(milliseconds)ms"
+    }
+
+    /// Parses `<number><unit>`.
+    public init?(text: String) {
+        let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        for (unit, size) in units.sorted(by: { $0.0.count > $1.0.count }) where text.hasSuffix(unit) {
+            guard let n = Double(text.dropLast(unit.count)), n >= 0 else { return nil }
+            self.init(milliseconds: Int64((n * size).rounded()))
+            return
+        }
+        return nil
+    }
+
+    /// Decodes the string form.
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = PolicyDuration(text: text) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not a duration like 5m or 14d: \(text)"))
+        }
+        self = value
+    }
+
+    /// Encodes the string form.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// A policy file that cannot be used.
+public struct PolicyError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, naming the key.
+    public var reason: String
+    /// Logged form.
+    public var description: String { "PolicyError: \(reason)" }
+}
+
+extension Policy {
+    /// The defaults merged with the JSON file at `path` (`nil`: defaults only).
+    public static func load(path: String?) throws -> Policy {
+        guard let path else { return Policy() }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PolicyError(reason: "cannot read policy file \(path)")
+        }
+        return try merged(overrides: data)
+    }
+
+    /// The defaults with `overrides` (a JSON object) merged over them.
+    public static func merged(overrides: Data) throws -> Policy {
+        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Policy()))
+        let file: Any
+        do { file = try JSONSerialization.jsonObject(with: overrides) } catch {
+            throw PolicyError(reason: "policy file is not JSON: \(error.localizedDescription)")
+        }
+        let merged = try merge(file, over: defaults, path: "")
+        do {
+            return try JSONDecoder().decode(Policy.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch let DecodingError.dataCorrupted(context) {
+            throw PolicyError(reason: "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw PolicyError(reason: "\(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
+        }
+    }
+
+    /// The defaults as pretty JSON with sorted keys (the content of `deploy/policy.json`).
+    public static func defaultsJSON() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(Policy()), as: UTF8.self) + "\n"
+    }
+
+    private static func merge(_ override: Any, over base: Any, path: String) throws -> Any {
+        guard let baseObject = base as? [String: Any] else { return override }
+        guard let overrideObject = override as? [String: Any] else {
+            throw PolicyError(reason: "\(path.isEmpty ? "policy" : path) must be an object")
+        }
+        // Free-form maps (the step-up table, the capability matrix) may gain keys; sections may not.
+        let openMaps: Set<String> = ["risk.stepUp", "binding.capabilities"]
+        var result = baseObject
+        for (key, value) in overrideObject {
+            let keyPath = path.isEmpty ? key : "\(path).\(key)"
+            if openMaps.contains(keyPath) {
+                result[key] = value
+            } else if let existing = baseObject[key] {
+                result[key] = try merge(value, over: existing, path: keyPath)
+            } else {
+                throw PolicyError(reason: "unknown policy key \(keyPath)")
+            }
+        }
+        return result
+    }
+}

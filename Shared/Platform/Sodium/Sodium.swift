@@ -1,0 +1,86 @@
+import CSodium
+
+/// The libsodium primitives Registrar uses. `sodium_init` runs once, before the first call.
+public enum Sodium {
+    private static let initialized: Bool = sodium_init() >= 0
+
+    private static func ready() {
+        precondition(initialized, "sodium_init failed")
+    }
+
+    /// `count` bytes from the CSPRNG.
+    public static func randomBytes(_ count: Int) -> [UInt8] {
+        ready()
+        var bytes = [UInt8](repeating: 0, count: count)
+        if count > 0 { bytes.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, $0.count) } }
+        return bytes
+    }
+
+    /// A uniform random integer in `0..<upperBound` from the CSPRNG.
+    public static func randomUniform(_ upperBound: UInt32) -> UInt32 {
+        ready()
+        return randombytes_uniform(upperBound)
+    }
+
+    /// HMAC-SHA256 of `message` under `key` (keyed hashes for look-ups and deterministic draws).
+    public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        ready()
+        var state = crypto_auth_hmacsha256_state()
+        var out = [UInt8](repeating: 0, count: Int(crypto_auth_hmacsha256_BYTES))
+        withNonNull(key) { k, n in _ = crypto_auth_hmacsha256_init(&state, k, n) }
+        withNonNull(message) { m, n in _ = crypto_auth_hmacsha256_update(&state, m, UInt64(n)) }
+        out.withUnsafeMutableBufferPointer { o in _ = crypto_auth_hmacsha256_final(&state, o.baseAddress!) }
+        return out
+    }
+
+    /// Constant-time equality.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        ready()
+        guard a.count == b.count else { return false }
+        return withNonNull(a) { x, n in withNonNull(b) { y, _ in sodium_memcmp(x, y, n) == 0 } }
+    }
+
+    /// An Argon2id PHC string (`$argon2id$v=19$m=…,t=…,p=1$…`) for `password`.
+    public static func passwordHash(_ password: String, memoryKiB: Int, iterations: Int) -> String? {
+        ready()
+        var out = [CChar](repeating: 0, count: Int(crypto_pwhash_STRBYTES))
+        let result = withNonNull(Array(password.utf8)) { p, n in
+            p.withMemoryRebound(to: CChar.self, capacity: n) { c in
+                crypto_pwhash_str_alg(
+                    &out, c, UInt64(n), UInt64(iterations), memoryKiB * 1024, crypto_pwhash_ALG_ARGON2ID13)
+            }
+        }
+        guard result == 0 else { return nil }
+        return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// libsodium's constant-time verification of `password` against a PHC string.
+    public static func passwordVerify(_ password: String, hash: String) -> Bool {
+        ready()
+        return hash.withCString { h in
+            withNonNull(Array(password.utf8)) { p, n in
+                p.withMemoryRebound(to: CChar.self, capacity: n) { c in crypto_pwhash_str_verify(h, c, UInt64(n)) == 0 }
+            }
+        }
+    }
+}
+
+/// Runs `body` with a non-null pointer to `bytes` (libsodium's arguments are non-null even when empty).
+private func withNonNull<T>(_ bytes: [UInt8], _ body: (UnsafePointer<UInt8>, Int) -> T) -> T {
+    let storage = bytes.isEmpty ? [0] : bytes
+    return storage.withUnsafeBufferPointer { body($0.baseAddress!, bytes.count) }
+}
+
+extension Array where Element == UInt8 {
+    /// Lowercase hex.
+    public var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(count * 2)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xf)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

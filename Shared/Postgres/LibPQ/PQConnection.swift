@@ -1,0 +1,121 @@
+import Glibc
+import CLibPQ
+
+/// The one owner of a `PGconn`. Not thread-safe: `PostgresConnection` confines it to one queue.
+final class PQConnection {
+    private let pointer: OpaquePointer
+
+    /// Connects with `PQconnectdbParams`; `url` is expanded as a connection URI, never concatenated.
+    init(url: String, options: String, applicationName: String) throws(PostgresError) {
+        let keys = ["dbname", "options", "application_name", "connect_timeout"]
+        let values = [url, options, applicationName, "5"]
+        let connection = withCStringArray(keys) { k in
+            withCStringArray(values) { v in PQconnectdbParams(k, v, 1) }
+        }
+        guard let connection else { throw PostgresError(.connection, reason: "out of memory") }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.text(PQerrorMessage(connection))
+            // PQfinish is owed even when the connection attempt failed.
+            PQfinish(connection)
+            throw PostgresError(.connection, reason: message)
+        }
+        pointer = connection
+    }
+
+    deinit {
+        PQfinish(pointer)
+    }
+
+    /// True when the connection can no longer be used.
+    var isBroken: Bool { PQstatus(pointer) != CONNECTION_OK }
+
+    /// Runs one statement with `PQexecParams` (text parameters, text results).
+    func execute(_ sql: String, _ binds: [String?]) throws(PostgresError) -> PostgresRows {
+        let result = withOptionalCStringArray(binds) { values in
+            PQexecParams(pointer, sql, Int32(binds.count), nil, values, nil, nil, 0)
+        }
+        return try copy(PQResult(result))
+    }
+
+    /// Runs a script of several statements with `PQexec`. Only for trusted, constant SQL shipped with
+    /// the project (migration files): it takes no parameters.
+    func executeScript(_ sql: String) throws(PostgresError) {
+        _ = try copy(PQResult(PQexec(pointer, sql)))
+    }
+
+    private func copy(_ result: PQResult?) throws(PostgresError) -> PostgresRows {
+        guard let result else {
+            throw PostgresError(.connection, reason: Self.text(PQerrorMessage(pointer)))
+        }
+        return try result.withResult { r throws(PostgresError) in
+            let status = PQresultStatus(r)
+            guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY else {
+                let sqlState = PQresultErrorField(r, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+                let primary = PQresultErrorField(r, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+                let reason = primary ?? Self.text(PQerrorMessage(pointer))
+                throw PostgresError(isBroken || sqlState == nil ? .connection : .server, sqlState: sqlState, reason: reason)
+            }
+            let rowCount = Int(PQntuples(r))
+            let columnCount = Int(PQnfields(r))
+            let columns = (0..<columnCount).map { String(cString: PQfname(r, Int32($0))) }
+            var values: [[String?]] = []
+            values.reserveCapacity(rowCount)
+            for row in 0..<rowCount {
+                values.append(
+                    (0..<columnCount).map { column in
+                        PQgetisnull(r, Int32(row), Int32(column)) != 0
+                            ? nil : String(cString: PQgetvalue(r, Int32(row), Int32(column)))
+                    })
+            }
+            let affected = Int(String(cString: PQcmdTuples(r))) ?? 0
+            return PostgresRows(columns: columns, values: values, affectedRows: affected)
+        }
+    }
+
+    private static func text(_ message: UnsafePointer<CChar>?) -> String {
+        message.map { String(cString: $0) }?.trimmingWhitespace() ?? "unknown libpq error"
+    }
+}
+
+/// The one owner of a `PGresult`: `PQclear` runs exactly once, after the values were copied out.
+final class PQResult {
+    private let pointer: OpaquePointer
+
+    init?(_ pointer: OpaquePointer?) {
+        guard let pointer else { return nil }
+        self.pointer = pointer
+    }
+
+    deinit {
+        PQclear(pointer)
+    }
+
+    func withResult<T, E: Error>(_ body: (OpaquePointer) throws(E) -> T) throws(E) -> T {
+        try body(pointer)
+    }
+}
+
+private func withCStringArray<T>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
+    withOptionalCStringArray(strings) { pointers in
+        // The array is NULL-terminated for PQconnectdbParams.
+        body(pointers!)
+    }
+}
+
+/// Duplicates each string into C memory for the duration of `body`; appends a NULL terminator.
+private func withOptionalCStringArray<T>(
+    _ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> T
+) -> T {
+    let duplicates: [UnsafeMutablePointer<CChar>?] = strings.map { $0.flatMap { strdup($0) } }
+    defer { for pointer in duplicates { free(pointer) } }
+    let constants: [UnsafePointer<CChar>?] = duplicates.map { $0.map { UnsafePointer($0) } } + [nil]
+    return constants.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+extension String {
+    fileprivate func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let last = s.last, last.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
