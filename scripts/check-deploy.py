@@ -172,11 +172,7 @@ def contract_command_types(section: str) -> set[str]:
 
 
 def contract_event_types(section: str) -> set[str]:
-    return {
-        name
-        for name in re.findall(r"`([^`]+)`", section)
-        if re.fullmatch(r"[a-z_]+(?:\.[a-z_]+)+", name)
-    }
+    return {name for name in re.findall(r"`([^`]+)`", section) if re.fullmatch(r"[a-z_]+(?:\.[a-z_]+)+", name)}
 
 
 # --------------------------------------------------------------------------------------------- compose
@@ -269,9 +265,7 @@ def check_compose(compose: dict, variables: set[str], report: Report) -> None:
             f"condition is {condition!r}",
         )
         report.check(service.get("restart") == "unless-stopped", f"compose: {name} restart: unless-stopped")
-        report.check(
-            str(service.get("stop_grace_period")) == "30s", f"compose: {name} stop_grace_period: 30s"
-        )
+        report.check(str(service.get("stop_grace_period")) == "30s", f"compose: {name} stop_grace_period: 30s")
 
     init = services.get("init") or {}
     init_command = init.get("command")
@@ -281,7 +275,9 @@ def check_compose(compose: dict, variables: set[str], report: Report) -> None:
         "compose: init runs `registrar migrate` and `registrar topics create`",
     )
     depends = init.get("depends_on") or {}
-    conditions = {key: (value or {}).get("condition") for key, value in depends.items()} if isinstance(depends, dict) else {}
+    conditions = (
+        {key: (value or {}).get("condition") for key, value in depends.items()} if isinstance(depends, dict) else {}
+    )
     report.check(
         conditions.get("kafka") == "service_healthy" and conditions.get("postgres") == "service_healthy",
         "compose: init waits for kafka and postgres to be healthy",
@@ -297,7 +293,10 @@ def check_compose(compose: dict, variables: set[str], report: Report) -> None:
         "kafka-broker-api-versions.sh" in healthcheck_text(kafka),
         "compose: kafka healthcheck uses kafka-broker-api-versions.sh",
     )
-    report.check("pg_isready" in healthcheck_text(services.get("postgres") or {}), "compose: postgres healthcheck uses pg_isready")
+    report.check(
+        "pg_isready" in healthcheck_text(services.get("postgres") or {}),
+        "compose: postgres healthcheck uses pg_isready",
+    )
 
 
 # --------------------------------------------------------------------------------------------- Dockerfile
@@ -372,10 +371,20 @@ def check_dockerfile(compose: dict | None, report: Report) -> None:
         runtime_image,
     )
     apt_lines = " ".join(args for keyword, args in runtime["instructions"] if keyword == "RUN" and "apt-get" in args)
-    missing = [package for package in RUNTIME_PACKAGES + ("ca-certificates", "tzdata") if package not in apt_lines.split()]
-    report.check(not missing, "Dockerfile: runtime installs librdkafka1, libpq5, libsodium23, ca-certificates, tzdata", short(missing))
+    missing = [
+        package for package in RUNTIME_PACKAGES + ("ca-certificates", "tzdata") if package not in apt_lines.split()
+    ]
+    report.check(
+        not missing,
+        "Dockerfile: runtime installs librdkafka1, libpq5, libsodium23, ca-certificates, tzdata",
+        short(missing),
+    )
 
-    absent = [name for name in EXECUTABLES if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", build_text + " " + runtime_text)]
+    absent = [
+        name
+        for name in EXECUTABLES
+        if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", build_text + " " + runtime_text)
+    ]
     report.check(not absent, "Dockerfile: names the five executables", short(absent))
     build_name = build["name"] or "0"
     copies = [
@@ -407,8 +416,11 @@ def check_dockerfile(compose: dict | None, report: Report) -> None:
     report.check(
         re.search(r"useradd\b.*\bregistrar\b", runtime_text) is not None, "Dockerfile: creates the `registrar` user"
     )
-    if not (REPO / "deploy" / "policy.json").is_file():
-        report.skip("Dockerfile: deploy/policy.json exists", "not written yet; `docker build` fails until it exists")
+    for source in ("deploy/policy.json", "deploy/migrations"):
+        if (REPO / source).exists():
+            report.check(True, f"Dockerfile: {source} (copied into the image) exists")
+        else:
+            report.skip(f"Dockerfile: {source} exists", "not written yet; `docker build` fails until it exists")
 
     if compose and isinstance(compose.get("services"), dict):
         identity = compose["services"].get("identity") or {}
@@ -531,11 +543,17 @@ def main() -> int:
 
     topics = swift_topics()
     if topics is None:
-        report.skip("topics: Topics.swift ↔ asyncapi channels", f"{TOPICS_SWIFT.relative_to(REPO)} does not exist yet")
+        report.skip(
+            "topics: Topics.swift <-> asyncapi channels", f"{TOPICS_SWIFT.relative_to(REPO)} does not exist yet"
+        )
     elif document is not None:
-        report.check(bool(topics), "topics: Topics.swift names topics", "no string literal like \"a.b\" found")
-        report.check(topics <= addresses, "topics: every Topics.swift topic is an asyncapi channel", short(topics - addresses))
-        report.check(addresses <= topics, "topics: every asyncapi channel is a Topics.swift topic", short(addresses - topics))
+        report.check(bool(topics), "topics: Topics.swift names topics", 'no string literal like "a.b" found')
+        report.check(
+            topics <= addresses, "topics: every Topics.swift topic is an asyncapi channel", short(topics - addresses)
+        )
+        report.check(
+            addresses <= topics, "topics: every asyncapi channel is a Topics.swift topic", short(addresses - topics)
+        )
 
     if not CONTRACT.is_file():
         report.skip("contract: topics and command types in asyncapi", f"{CONTRACT} not found")
@@ -555,7 +573,9 @@ def main() -> int:
         )
         commands = contract_command_types(sections.get("4", ""))
         report.check(len(commands) >= 20, "contract: §4 command tables parsed", f"{len(commands)} types")
-        report.check(commands <= names, "contract: every §4 command type is an asyncapi message", short(commands - names))
+        report.check(
+            commands <= names, "contract: every §4 command type is an asyncapi message", short(commands - names)
+        )
         events = contract_event_types(sections.get("5", ""))
         report.check(bool(events), "contract: §5 event list parsed")
         report.check(events <= names, "contract: every §5 event type is an asyncapi message", short(events - names))

@@ -90,6 +90,18 @@ final class RDKafkaHandle: @unchecked Sendable {
                     "kafka.reason": "\(text)",
                 ])
         }
+        rd_kafka_conf_set_log_cb(conf) { rk, level, facility, text in
+            // librdkafka's own log lines go through swift-log instead of straight to stderr.
+            guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
+            let context = Unmanaged<RDKafkaCallbackContext>.fromOpaque(opaque).takeUnretainedValue()
+            let swiftLevel: Logger.Level = level <= 3 ? .error : level <= 4 ? .warning : level <= 6 ? .info : .debug
+            context.logger.log(
+                level: swiftLevel, "librdkafka",
+                metadata: [
+                    "kafka.facility": "\(facility.map { String(cString: $0) } ?? "")",
+                    "kafka.log": "\(text.map { String(cString: $0) } ?? "")",
+                ])
+        }
         switch kind {
         case .producer:
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in

@@ -1,0 +1,120 @@
+import Foundation
+import Kafka
+import Messaging
+import Postgres
+import Testing
+import TestSupport
+
+/// Drives the running services through their topics, exactly as a client would.
+@Suite(.enabled(if: TestStack.enabled))
+struct ServiceTopicTests {
+    let client = TestStack.client
+
+    func ping(_ service: RegistrarService, id: String = UUID().uuidString.lowercased(), key: String? = nil) async throws
+        -> CloudEvent
+    {
+        let envelope = RegistrarClient.command(type: "system.ping", data: .emptyObject, id: id)
+        if let key {
+            try await client.sendRaw(Array(try JSONEncoder().encode(JSONValue.object(envelope))), topic: service.commandTopic, key: key)
+            return try await client.reply(to: id, timeout: .seconds(30))
+        }
+        return try await client.request(envelope, topic: service.commandTopic)
+    }
+
+    @Test(arguments: RegistrarService.allCases)
+    func everyServiceAnswersPing(service: RegistrarService) async throws {
+        let reply = try await ping(service, id: "ping-\(UUID().uuidString)")
+        #expect(reply.type == "registrar.reply")
+        #expect(reply.source == "/registrar/\(service.rawValue)")
+        #expect(reply.data["status"] == .string("ok"))
+        #expect(reply.data["code"] == .string("OK"))
+        #expect(reply.data["result"]?["service"] == .string(service.rawValue))
+        #expect(reply.data["result"]?["version"] == .string(registrarVersion))
+    }
+
+    @Test func aResentCommandGetsTheSameReplyAndIsProcessedOnce() async throws {
+        let id = "resend-\(UUID().uuidString)"
+        let first = try await ping(.binding, id: id)
+        let envelope = RegistrarClient.command(type: "system.ping", data: .emptyObject, id: id)
+        try await client.sendRaw(Array(try JSONEncoder().encode(JSONValue.object(envelope))), topic: "binding.commands", key: nil)
+        let replies = try await client.read(topic: "registrar.replies", timeout: .seconds(20)) { read in
+            read.filter { $0.event?.inreplyto == id }.count >= 2
+        }.compactMap(\.event).filter { $0.inreplyto == id }
+        #expect(replies.count == 2)
+        #expect(replies.allSatisfy { $0 == first })
+        let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["binding"]))
+        #expect(try await pool.query("SELECT count(*) AS n FROM inbox WHERE message_id = \(id)").first?.decode("n", as: Int.self) == 1)
+    }
+
+    @Test func aCommandMissingAnAttributeIsMalformedAndNamesIt() async throws {
+        for (missing, field) in [("source", "source"), ("data", "data"), ("type", "type")] {
+            var envelope = RegistrarClient.command(type: "system.ping", data: .emptyObject)
+            envelope[missing] = nil
+            let reply = try await client.request(envelope, topic: "permissions.commands")
+            #expect(reply.data["status"] == .string("rejected"))
+            #expect(reply.data["code"] == .string("MALFORMED"))
+            #expect(reply.data["result"]?["field"] == .string(field))
+        }
+    }
+
+    @Test func unknownTypesAndVersionsAreRefusedWithTheirCodes() async throws {
+        let unknown = try await client.request(
+            RegistrarClient.command(type: "no.such.command", data: .emptyObject), topic: "deregistration.commands")
+        #expect(unknown.data["code"] == .string("MALFORMED"))
+        #expect(unknown.data["result"]?["field"] == .string("type"))
+        var future = RegistrarClient.command(type: "system.ping", data: .emptyObject)
+        future["schemaversion"] = .int(2)
+        let version = try await client.request(future, topic: "deregistration.commands")
+        #expect(version.data["code"] == .string("UNSUPPORTED_VERSION"))
+    }
+
+    @Test func poisonIsDeadLetteredOnceAndThePartitionKeepsFlowing() async throws {
+        let key = "poison-\(UUID().uuidString)"
+        let valid = #"{"specversion":"1.0","id":"ID","source":"/t","type":"system.ping","data":{}}"#
+        var invalidUTF8 = Array(valid.replacingOccurrences(of: "ID", with: UUID().uuidString).utf8)
+        invalidUTF8.insert(0xc3, at: 10)
+        let poison: [(String, [UInt8])] = [
+            ("not_json", Array(#"{"specversion":"1.0","id":"x","#.utf8)),
+            ("invalid_utf8", invalidUTF8),
+            ("nul_character", Array(#"{"specversion":"1.0","id":"n\#(UUID())","source":"/t","type":"system.ping","data":{"a":"\u0000"}}"#.utf8)),
+            ("too_deep", Array((String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)).utf8)),
+            ("too_large", Array((#"{"id":"big","data":""# + String(repeating: "a", count: 65_536 + 1) + #""}"#).utf8)),
+            ("invalid_field", Array(#"{"specversion":"1.0","id":17,"source":"/t","type":"system.ping","data":{}}"#.utf8)),
+            ("unsupported_version", Array(#"{"specversion":"1.0","id":"v\#(UUID())","source":"/t","type":"system.ping","schemaversion":9,"data":{}}"#.utf8)),
+        ]
+        for (_, bytes) in poison {
+            try await client.sendRaw(bytes, topic: "identity.commands", key: key)
+        }
+        // The next good command on the same partition is answered within 5 seconds.
+        let start = ContinuousClock.now
+        let reply = try await ping(.identity, key: key)
+        #expect(reply.data["code"] == .string("OK"))
+        #expect(ContinuousClock.now - start < .seconds(5))
+
+        let letters = try await client.read(topic: "registrar.deadletter", timeout: .seconds(20)) { read in
+            read.filter { $0.message.key == Array(key.utf8) }.count >= poison.count
+        }.filter { $0.message.key == Array(key.utf8) }
+        #expect(letters.count == poison.count)
+        for (reason, bytes) in poison {
+            let matching = letters.filter { $0.event?.data["original"]?.stringValue == Data(bytes).base64EncodedString() }
+            #expect(matching.count == 1, "\(reason)")
+            let letter = try #require(matching.first?.event)
+            #expect(letter.type == "registrar.deadletter")
+            #expect(letter.data["reason"]?.stringValue?.hasPrefix(reason) == true, "\(reason)")
+            #expect(letter.data["topic"] == .string(TestStack.topics.commands(.identity)))
+            #expect(letter.data["offset"] != nil && letter.data["partition"] != nil)
+        }
+    }
+
+    @Test func nonJSONOnEveryCommandTopicLandsOnTheDeadLetterTopic() async throws {
+        let marker = "not json \(UUID())"
+        for service in RegistrarService.allCases {
+            try await client.sendRaw(Array(marker.utf8), topic: service.commandTopic, key: marker)
+        }
+        let letters = try await client.read(topic: "registrar.deadletter", timeout: .seconds(20)) { read in
+            read.filter { $0.message.key == Array(marker.utf8) }.count >= 4
+        }.filter { $0.message.key == Array(marker.utf8) }.compactMap(\.event)
+        #expect(Set(letters.map(\.source)) == Set(RegistrarService.allCases.map(\.source)))
+        #expect(letters.allSatisfy { $0.data["reason"] == .string("not_json") })
+    }
+}

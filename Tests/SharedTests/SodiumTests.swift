@@ -1,0 +1,28 @@
+import Testing
+
+@testable import Platform
+
+@Suite struct SodiumTests {
+    @Test func hmacMatchesRFC4231TestCase2() {
+        let mac = Sodium.hmacSHA256(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
+        #expect(mac.hexString == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
+    @Test func argon2idHashesVerifyAndCarryTheParameters() throws {
+        let hash = try #require(Sodium.passwordHash("correct horse", memoryKiB: 19_456, iterations: 2))
+        #expect(hash.hasPrefix("$argon2id$v=19$m=19456,t=2,p=1$"))
+        #expect(Sodium.passwordVerify("correct horse", hash: hash))
+        #expect(!Sodium.passwordVerify("correct horsE", hash: hash))
+        #expect(!Sodium.passwordVerify("", hash: hash))
+        #expect(hash != Sodium.passwordHash("correct horse", memoryKiB: 19_456, iterations: 2))
+    }
+
+    @Test func randomBytesDiffer() {
+        #expect(Sodium.randomBytes(16) != Sodium.randomBytes(16))
+        #expect(Sodium.randomBytes(0).isEmpty)
+        #expect((0..<1000).allSatisfy { _ in Sodium.randomUniform(10) < 10 })
+        #expect(Sodium.constantTimeEqual([1, 2], [1, 2]))
+        #expect(!Sodium.constantTimeEqual([1, 2], [1, 3]))
+        #expect(!Sodium.constantTimeEqual([1, 2], [1]))
+    }
+}
