@@ -105,6 +105,11 @@ public struct DeadLetter: Codable, Sendable {
     public var topic: String
     public var partition: Int32
     public var offset: Int64
-    /// The original bytes, base64.
+    /// The original bytes, base64 — at most the first `runtime.maxMessageBytes` of them, so a
+    /// dead letter always fits the broker's message size limit.
     public var original: String
+    /// Not in the contract: the original's size in bytes.
+    public var originalBytes: Int
+    /// Not in the contract: true when `original` holds only the first bytes of a larger message.
+    public var truncated: Bool
 }

@@ -219,7 +219,8 @@ final class MessageProcessor: Service {
         let reason = malformed.field.map { "\(malformed.reason): \($0)" } ?? malformed.reason
         let letter = DeadLetter(
             reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
-            original: Data(message.value).base64EncodedString())
+            original: Data(message.value.prefix(decoder.maxBytes)).base64EncodedString(),
+            originalBytes: message.value.count, truncated: message.value.count > decoder.maxBytes)
         let event = CloudEvent(
             source: service.source, type: "registrar.deadletter", time: environment.clock.now(),
             data: try JSONValue(encoding: letter))

@@ -69,6 +69,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs `body` with a live session on the connection's queue.
+    @discardableResult
     public func run<T: Sendable>(_ body: @escaping @Sendable (borrowing PostgresSession) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
@@ -79,6 +80,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs `body` in a transaction, again from the start on a serialization failure or deadlock
     /// (up to `retries` times). Other errors roll back and propagate.
+    @discardableResult
     public func transaction<T: Sendable>(
         isolation: PostgresIsolation = .readCommitted, retries: Int = 5,
         _ body: @escaping @Sendable (borrowing PostgresSession) throws -> T
@@ -138,11 +140,13 @@ public final class PostgresPool: Sendable {
     }
 
     /// Runs `body` with a session (autocommit).
+    @discardableResult
     public func run<T: Sendable>(_ body: @escaping @Sendable (borrowing PostgresSession) throws -> T) async throws -> T {
         try await withConnection { try await $0.run(body) }
     }
 
     /// Runs `body` in a transaction (see `PostgresConnection.transaction`).
+    @discardableResult
     public func transaction<T: Sendable>(
         isolation: PostgresIsolation = .readCommitted, _ body: @escaping @Sendable (borrowing PostgresSession) throws -> T
     ) async throws -> T {

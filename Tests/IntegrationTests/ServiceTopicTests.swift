@@ -96,13 +96,16 @@ struct ServiceTopicTests {
         }.filter { $0.message.key == Array(key.utf8) }
         #expect(letters.count == poison.count)
         for (reason, bytes) in poison {
-            let matching = letters.filter { $0.event?.data["original"]?.stringValue == Data(bytes).base64EncodedString() }
+            let original = Data(bytes.prefix(65_536)).base64EncodedString()
+            let matching = letters.filter { $0.event?.data["original"]?.stringValue == original }
             #expect(matching.count == 1, "\(reason)")
             let letter = try #require(matching.first?.event)
             #expect(letter.type == "registrar.deadletter")
             #expect(letter.data["reason"]?.stringValue?.hasPrefix(reason) == true, "\(reason)")
             #expect(letter.data["topic"] == .string(TestStack.topics.commands(.identity)))
             #expect(letter.data["offset"] != nil && letter.data["partition"] != nil)
+            #expect(letter.data["originalBytes"] == .int(Int64(bytes.count)))
+            #expect(letter.data["truncated"] == .bool(bytes.count > 65_536))
         }
     }
 

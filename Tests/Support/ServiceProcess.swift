@@ -1,0 +1,103 @@
+import Foundation
+import Messaging
+import Postgres
+
+/// A service executable started by a test against a database and topic prefix of its own, so it
+/// can be stopped, killed and restarted without disturbing the shared stack.
+public final class ServiceProcess: @unchecked Sendable {
+    // @unchecked: `process` is only touched by the test that owns this value.
+    private var process: Process?
+    /// The service.
+    public let service: RegistrarService
+    /// Its private topic names.
+    public let topics: Topics
+    /// Its private database URL.
+    public let databaseURL: String
+    /// Where its output goes.
+    public let logPath: String
+    private let database: String
+
+    /// Creates a database (migrated) and topics for a private instance of `service`.
+    public init(_ service: RegistrarService) async throws {
+        self.service = service
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        database = "registrar_\(suffix)"
+        topics = Topics(prefix: "\(TestStack.configuration.topicPrefix)p\(suffix)-")
+        let base = TestStack.configuration.databaseURL
+        databaseURL = String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]) + "/" + database
+        logPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(service.processName)-\(suffix).log").path
+        let name = database
+        // The database name is generated above, never input.
+        try await PostgresConnection(configuration: TestStack.postgres()).run { session in
+            try session.query(PostgresQuery(stringLiteral: "CREATE DATABASE \(name)"))
+        }
+        try await Migrator.migrate(
+            configuration: PostgresConfiguration(url: databaseURL), directory: TestStack.configuration.migrationsPath,
+            logger: TestStack.logger)
+        try await TestStack.createTopics(topics.allNames, partitions: 3)
+    }
+
+    /// A pool on the instance's database, searching the service's schema.
+    public func pool() -> PostgresPool {
+        PostgresPool(configuration: PostgresConfiguration(url: databaseURL, searchPath: [service.schema]))
+    }
+
+    /// A client of the instance's topics.
+    public func client() throws -> RegistrarClient {
+        try RegistrarClient(configuration: TestStack.kafka, topics: topics, logger: TestStack.logger)
+    }
+
+    /// Starts the executable (from `REGISTRAR_BIN`, which `scripts/stack` exports).
+    public func start() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let bin = environment["REGISTRAR_BIN"] else { throw Missing(what: "REGISTRAR_BIN") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bin).appendingPathComponent(service.processName)
+        var childEnvironment = environment
+        childEnvironment["REGISTRAR_TOPIC_PREFIX"] = topics.prefix
+        childEnvironment["REGISTRAR_DATABASE_URL"] = databaseURL
+        childEnvironment["REGISTRAR_KAFKA_FETCH_WAIT_MS"] = "10"
+        childEnvironment["REGISTRAR_KAFKA_SESSION_TIMEOUT_MS"] = "6000"
+        process.environment = childEnvironment
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        self.process = process
+    }
+
+    /// Sends `signal` and waits for the exit; returns the exit status (or the signal number when
+    /// killed by one), `nil` if it did not exit within `timeout`.
+    public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async -> (status: Int32, bySignal: Bool)? {
+        guard let process else { return nil }
+        kill(process.processIdentifier, signal)
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        guard !process.isRunning else { return nil }
+        self.process = nil
+        return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
+    }
+
+    /// Stops the process if running and drops the database.
+    public func tearDown() async throws {
+        _ = await stop(signal: SIGKILL)
+        let name = database
+        try await PostgresConnection(configuration: TestStack.postgres()).run { session in
+            try session.query(PostgresQuery(stringLiteral: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
+        }
+    }
+
+    /// The instance's log so far.
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    struct Missing: Error, CustomStringConvertible {
+        var what: String
+        var description: String { "\(what) is not set (run the tests through scripts/test)" }
+    }
+}
