@@ -214,7 +214,8 @@ final class MessageProcessor: Service {
         guard
             try MessageStore.recordDeadLetter(
                 session, topic: message.topic, partition: message.partition, offset: message.offset,
-                reason: malformed.reason, field: malformed.field, messageID: malformed.messageID)
+                digest: Sodium.sha256(message.value).hexString, reason: malformed.reason, field: malformed.field,
+                messageID: malformed.messageID)
         else { return false }
         let reason = malformed.field.map { "\(malformed.reason): \($0)" } ?? malformed.reason
         let letter = DeadLetter(

@@ -49,15 +49,16 @@ enum MessageStore {
             """)
     }
 
-    /// Records a dead letter once per topic/partition/offset; false when it was recorded before.
+    /// Records a dead letter once per topic/partition/offset and content digest (a redelivery);
+    /// false when it was recorded before.
     static func recordDeadLetter(
-        _ session: borrowing PostgresSession, topic: String, partition: Int32, offset: Int64, reason: String,
-        field: String?, messageID: String?
+        _ session: borrowing PostgresSession, topic: String, partition: Int32, offset: Int64, digest: String,
+        reason: String, field: String?, messageID: String?
     ) throws -> Bool {
         try session.query(
             """
-            INSERT INTO dead_letters (topic, partition, "offset", reason, field, message_id)
-            VALUES (\(topic), \(partition), \(offset), \(reason), \(field), \(messageID))
+            INSERT INTO dead_letters (topic, partition, "offset", digest, reason, field, message_id)
+            VALUES (\(topic), \(partition), \(offset), \(digest), \(reason), \(field), \(messageID))
             ON CONFLICT DO NOTHING
             """
         ).affectedRows == 1

@@ -51,3 +51,40 @@ struct ShutdownTests {
         #expect(again.status == 0)
     }
 }
+
+@Suite(.enabled(if: TestStack.enabled))
+struct RecreatedTopicTests {
+    /// A broker whose topics were recreated hands out offsets that were used before: a new poison
+    /// message at an old offset must still be dead-lettered (and a command at one still answered).
+    @Test func reusedOffsetsAreNotMistakenForRedeliveries() async throws {
+        let instance = try await ServiceProcess(.binding)
+        do {
+            let pool = instance.pool()
+            let topic = instance.topics.commands(.binding)
+            for partition in 0..<3 {
+                for offset in 0..<5 {
+                    try await pool.query(
+                        """
+                        INSERT INTO dead_letters (topic, partition, "offset", digest, reason)
+                        VALUES (\(topic), \(partition), \(Int64(offset)), 'from-an-earlier-life', 'not_json')
+                        """)
+                }
+            }
+            try instance.start()
+            let client = try instance.client()
+            let marker = "poison-\(UUID())"
+            try await client.sendRaw(Array(marker.utf8), topic: "binding.commands", key: "k")
+            let unknown = try await client.request(
+                RegistrarClient.command(type: "no.such.command", data: .emptyObject), topic: "binding.commands",
+                timeout: .seconds(40))
+            #expect(unknown.data["code"] == .string("MALFORMED"))
+            let letters = try await client.read(topic: "registrar.deadletter") { read in
+                read.contains { $0.event?.data["original"]?.stringValue == Data(marker.utf8).base64EncodedString() }
+            }
+            #expect(letters.contains { $0.event?.data["reason"] == .string("not_json") })
+        } catch {
+            Issue.record("\(error)\n\(instance.log.suffix(3000))")
+        }
+        try await instance.tearDown()
+    }
+}

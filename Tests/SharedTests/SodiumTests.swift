@@ -8,6 +8,11 @@ import Testing
         #expect(mac.hexString == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     }
 
+    @Test func sha256MatchesTheFIPSVector() {
+        #expect(Sodium.sha256(Array("abc".utf8)).hexString == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Sodium.sha256([]).hexString == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+
     @Test func argon2idHashesVerifyAndCarryTheParameters() throws {
         let hash = try #require(Sodium.passwordHash("correct horse", memoryKiB: 19_456, iterations: 2))
         #expect(hash.hasPrefix("$argon2id$v=19$m=19456,t=2,p=1$"))

@@ -2,7 +2,8 @@
 --   inbox:        processed message ids per consumer, written in the same transaction as the effect
 --   outbox:       replies, events and notifications, written in the same transaction as the effect,
 --                 published in order by the service's relay
---   dead_letters: messages that could not be processed, once per topic/partition/offset
+--   dead_letters: messages that could not be processed, once per topic/partition/offset and content
+--                 digest (offsets alone repeat when a topic is recreated)
 CREATE SCHEMA IF NOT EXISTS identity;
 CREATE SCHEMA IF NOT EXISTS permissions;
 CREATE SCHEMA IF NOT EXISTS binding;
@@ -41,8 +42,9 @@ BEGIN
         reason       text        NOT NULL,
         field        text,
         message_id   text,
+        digest       text        NOT NULL,
         received_at  timestamptz NOT NULL DEFAULT now(),
-        UNIQUE (topic, partition, "offset")
+        UNIQUE (topic, partition, "offset", digest)
       );
     $f$, s);
   END LOOP;

@@ -33,6 +33,16 @@ public enum Sodium {
         return out
     }
 
+    /// SHA-256 of `message`.
+    public static func sha256(_ message: [UInt8]) -> [UInt8] {
+        ready()
+        var out = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
+        withNonNull(message) { m, n in
+            out.withUnsafeMutableBufferPointer { o in _ = crypto_hash_sha256(o.baseAddress!, m, UInt64(n)) }
+        }
+        return out
+    }
+
     /// Constant-time equality.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         ready()
