@@ -15,7 +15,7 @@ public struct SystemClock: RegistrarClock {
     public func now() -> Date { Date() }
 }
 
-/// A clock that runs at real speed from an adjustable offset (tests, and `REGISTRAR_CLOCK_OFFSET`).
+/// A clock that runs at real speed from an adjustable offset (tests that move time).
 public final class OffsetClock: RegistrarClock {
     private let offset: Mutex<TimeInterval>
 
