@@ -29,7 +29,8 @@ struct Context {
 
     var kafka: KafkaConfiguration {
         KafkaConfiguration(
-            brokers: configuration.kafkaBrokers, clientID: "registrar-cli", fetchWaitMaxMs: configuration.fetchWaitMaxMs,
+            brokers: configuration.kafkaBrokers, clientID: "registrar-cli",
+            fetchWaitMaxMs: configuration.fetchWaitMaxMs,
             sessionTimeoutMs: configuration.sessionTimeoutMs)
     }
 

@@ -35,7 +35,8 @@ public final class KafkaConsumer: Sendable {
     public init(configuration: KafkaConfiguration, readingFromBeginning topics: [String], logger: Logger)
         throws(KafkaError)
     {
-        handle = try RDKafkaHandle(kind: .consumer, properties: configuration.assignedConsumerProperties, logger: logger)
+        handle = try RDKafkaHandle(
+            kind: .consumer, properties: configuration.assignedConsumerProperties, logger: logger)
         queue = DispatchQueue(label: "registrar.kafka.reader")
         self.logger = logger
         self.commitInterval = .seconds(3600)
@@ -46,7 +47,8 @@ public final class KafkaConsumer: Sendable {
     /// logged and read as "no message"; fatal ones throw.
     public func poll(timeout: Duration = .milliseconds(100)) async throws(KafkaError) -> KafkaMessage? {
         let handle = self.handle
-        let ms = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let result = await onQueue(queue) { () -> Result<KafkaMessage, KafkaError>? in
             let result = handle.consumerPoll(timeoutMs: ms)
             self.commitIfDue(idle: result == nil)

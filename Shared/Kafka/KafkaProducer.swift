@@ -20,7 +20,8 @@ public final class KafkaProducer: Sendable {
     public func send(_ messages: [KafkaOutgoingMessage], timeout: Duration = .seconds(30)) async -> [KafkaError?] {
         if messages.isEmpty { return [] }
         let handle = self.handle
-        let ms = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         return await onQueue(queue) { () -> [KafkaError?] in handle.produceAndFlush(messages, timeoutMs: ms) }
     }
 

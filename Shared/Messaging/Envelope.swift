@@ -64,7 +64,9 @@ public struct Reply: Codable, Sendable, Equatable {
     public var result: JSONValue
 
     /// Creates a reply.
-    public init(status: Status, code: ReplyCode, message: String, warnings: [String] = [], result: JSONValue = .emptyObject) {
+    public init(
+        status: Status, code: ReplyCode, message: String, warnings: [String] = [], result: JSONValue = .emptyObject
+    ) {
         self.status = status
         self.code = code
         self.message = message

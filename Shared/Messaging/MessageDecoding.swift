@@ -55,8 +55,11 @@ public struct MessageDecoder: Sendable {
         }
         let id = loose["id"] as? String
         let correlation = loose["correlationid"] as? String
-        func failure(_ reason: String, _ field: String?, code: ReplyCode = .malformed) -> Result<IncomingEnvelope, MalformedMessage> {
-            .failure(MalformedMessage(code: code, reason: reason, field: field, messageID: id, correlationID: correlation))
+        func failure(_ reason: String, _ field: String?, code: ReplyCode = .malformed) -> Result<
+            IncomingEnvelope, MalformedMessage
+        > {
+            .failure(
+                MalformedMessage(code: code, reason: reason, field: field, messageID: id, correlationID: correlation))
         }
         let envelope: IncomingEnvelope
         do {

@@ -53,17 +53,23 @@ final class MessageProcessor: Service {
                 let outcome = try await handle(message)
                 try consumer.storeOffset(of: message)
                 if outcome.wroteOutbox { doorbell.ring() }
-                Counter(label: "registrar_messages_total", dimensions: [
-                    ("topic", message.topic), ("type", outcome.type), ("outcome", outcome.label),
-                ]).increment()
+                Counter(
+                    label: "registrar_messages_total",
+                    dimensions: [
+                        ("topic", message.topic), ("type", outcome.type), ("outcome", outcome.label),
+                    ]
+                ).increment()
                 let elapsed = ContinuousClock.now - start
                 Metrics.Timer(label: "registrar_message_duration", dimensions: [("type", outcome.type)])
-                    .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                    .recordNanoseconds(
+                        elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
                 return
             } catch let error as PostgresError where error.isRetriable {
                 environment.logger.warning(
                     "database unavailable, will retry",
-                    metadata: ["pg.error": "\(error)", "kafka.topic": "\(message.topic)", "kafka.offset": "\(message.offset)"])
+                    metadata: [
+                        "pg.error": "\(error)", "kafka.topic": "\(message.topic)", "kafka.offset": "\(message.offset)",
+                    ])
             } catch let error as KafkaError {
                 environment.logger.error("offset store failed", metadata: ["kafka.error": "\(error)"])
                 return
@@ -149,24 +155,29 @@ final class MessageProcessor: Service {
     }
 
     /// Writes the reply to the outbox and keeps it in the inbox for re-sent commands.
-    private func reply(_ session: borrowing PostgresSession, _ reply: Reply, to envelope: IncomingEnvelope, now: Date) throws {
+    private func reply(_ session: borrowing PostgresSession, _ reply: Reply, to envelope: IncomingEnvelope, now: Date)
+        throws
+    {
         let event = CloudEvent(
             source: service.source, type: "registrar.reply", time: now, inreplyto: envelope.id,
             correlationid: envelope.correlationid, data: try JSONValue(encoding: reply))
         let payload = event.encoded()
-        try MessageStore.enqueue(session, topic: environment.topics.replies, key: envelope.id, messageID: event.id, payload: payload)
+        try MessageStore.enqueue(
+            session, topic: environment.topics.replies, key: envelope.id, messageID: event.id, payload: payload)
         try MessageStore.storeReply(
             session, consumer: consumerName, messageID: envelope.id, reply: String(decoding: payload, as: UTF8.self))
     }
 
     /// Dead-letters a message refused before any handler, answering it when an id could be read.
-    private func deadLetter(_ message: KafkaMessage, _ malformed: MalformedMessage, reply: Bool) async throws -> Outcome {
+    private func deadLetter(_ message: KafkaMessage, _ malformed: MalformedMessage, reply: Bool) async throws -> Outcome
+    {
         let now = environment.clock.now()
         environment.logger.notice(
             "message dead-lettered",
             metadata: [
                 "kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)",
-                "kafka.offset": "\(message.offset)", "reason": "\(malformed.reason)", "field": "\(malformed.field ?? "")",
+                "kafka.offset": "\(message.offset)", "reason": "\(malformed.reason)",
+                "field": "\(malformed.field ?? "")",
             ])
         return try await pool.transaction { session in
             guard try self.recordDeadLetter(session, message, malformed) else {
@@ -190,7 +201,8 @@ final class MessageProcessor: Service {
         let isCommand = message.topic == environment.topics.commands(service)
         guard case .success(let envelope) = decoder.envelope(message.value) else { return }
         let malformed = MalformedMessage(
-            code: .internalError, reason: "handler_error", messageID: envelope.id, correlationID: envelope.correlationid)
+            code: .internalError, reason: "handler_error", messageID: envelope.id, correlationID: envelope.correlationid
+        )
         let now = environment.clock.now()
         try await pool.transaction { session in
             guard try self.recordDeadLetter(session, message, malformed) else { return }
@@ -208,7 +220,9 @@ final class MessageProcessor: Service {
 
     /// Records the dead letter and queues its `registrar.deadletter` event; false if recorded before.
     @discardableResult
-    private func recordDeadLetter(_ session: borrowing PostgresSession, _ message: KafkaMessage, _ malformed: MalformedMessage)
+    private func recordDeadLetter(
+        _ session: borrowing PostgresSession, _ message: KafkaMessage, _ malformed: MalformedMessage
+    )
         throws -> Bool
     {
         guard

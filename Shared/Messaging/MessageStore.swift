@@ -34,7 +34,9 @@ enum MessageStore {
     /// Appends messages to the outbox.
     static func enqueue(_ session: borrowing PostgresSession, _ messages: [OutboxMessage]) throws {
         for message in messages {
-            try enqueue(session, topic: message.topic, key: message.key, messageID: message.event.id, payload: message.event.encoded())
+            try enqueue(
+                session, topic: message.topic, key: message.key, messageID: message.event.id,
+                payload: message.event.encoded())
         }
     }
 

@@ -27,7 +27,8 @@ public final class RegistrarClient: Sendable {
         self.topics = topics
         self.configuration = configuration
         producer = try KafkaProducer(configuration: configuration, logger: logger)
-        replies = try KafkaConsumer(configuration: configuration, readingFromBeginning: [topics.replies], logger: logger)
+        replies = try KafkaConsumer(
+            configuration: configuration, readingFromBeginning: [topics.replies], logger: logger)
     }
 
     /// A command envelope with a fresh id.

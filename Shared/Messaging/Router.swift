@@ -68,7 +68,8 @@ public struct HandlerEnvironment: Sendable {
 /// Handlers by message type. Handlers run synchronously inside the message's database
 /// transaction: they read state, call a pure rule, write the outcome and return the reply.
 public struct Router: Sendable {
-    typealias Erased = @Sendable (borrowing PostgresSession, [UInt8], IncomingEnvelope, Date, inout MessageEffects)
+    typealias Erased =
+        @Sendable (borrowing PostgresSession, [UInt8], IncomingEnvelope, Date, inout MessageEffects)
         throws -> HandlerOutcome
 
     enum HandlerOutcome {
@@ -88,7 +89,8 @@ public struct Router: Sendable {
     /// Handles command `type` arriving on the service's command topic.
     public mutating func command<Payload: Decodable & Sendable>(
         _ type: String, _ payload: Payload.Type,
-        _ handler: @escaping @Sendable (borrowing PostgresSession, Command<Payload>, inout MessageEffects) throws -> Reply
+        _ handler:
+            @escaping @Sendable (borrowing PostgresSession, Command<Payload>, inout MessageEffects) throws -> Reply
     ) {
         let decoder = self.decoder
         commands[type] = { session, bytes, envelope, now, effects in
@@ -103,7 +105,8 @@ public struct Router: Sendable {
     /// Handles event `type` from another service's event topic `topic` (base name).
     public mutating func event<Payload: Decodable & Sendable>(
         _ type: String, on topic: String, _ payload: Payload.Type,
-        _ handler: @escaping @Sendable (borrowing PostgresSession, Command<Payload>, inout MessageEffects) throws -> Void
+        _ handler:
+            @escaping @Sendable (borrowing PostgresSession, Command<Payload>, inout MessageEffects) throws -> Void
     ) {
         eventTopics.insert(topic)
         let decoder = self.decoder

@@ -252,9 +252,11 @@ extension Policy {
         do {
             return try JSONDecoder().decode(Policy.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch let DecodingError.dataCorrupted(context) {
-            throw PolicyError(reason: "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
+            throw PolicyError(
+                reason: "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
         } catch let DecodingError.typeMismatch(_, context) {
-            throw PolicyError(reason: "\(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
+            throw PolicyError(
+                reason: "\(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
         }
     }
 

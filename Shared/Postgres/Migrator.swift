@@ -46,7 +46,8 @@ public enum Migrator {
                 try session.query("BEGIN")
                 do {
                     try session.executeScript(sql)
-                    try session.query("INSERT INTO public.schema_migrations (version, checksum) VALUES (\(name), \(sum))")
+                    try session.query(
+                        "INSERT INTO public.schema_migrations (version, checksum) VALUES (\(name), \(sum))")
                     try session.query("COMMIT")
                 } catch {
                     _ = try? session.query("ROLLBACK")

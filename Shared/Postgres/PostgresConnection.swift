@@ -1,6 +1,6 @@
 import Dispatch
-import Synchronization
 import Logging
+import Synchronization
 
 /// Where and how to connect.
 public struct PostgresConfiguration: Sendable {
@@ -14,7 +14,9 @@ public struct PostgresConfiguration: Sendable {
     public var poolSize: Int
 
     /// Creates a configuration.
-    public init(url: String, searchPath: [String] = ["public"], applicationName: String = "registrar", poolSize: Int = 4) {
+    public init(
+        url: String, searchPath: [String] = ["public"], applicationName: String = "registrar", poolSize: Int = 4
+    ) {
         self.url = url
         self.searchPath = searchPath
         self.applicationName = applicationName
@@ -70,7 +72,8 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs `body` with a live session on the connection's queue.
     @discardableResult
-    public func run<T: Sendable>(_ body: @escaping @Sendable (borrowing PostgresSession) throws -> T) async throws -> T {
+    public func run<T: Sendable>(_ body: @escaping @Sendable (borrowing PostgresSession) throws -> T) async throws -> T
+    {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 continuation.resume(with: Result { try self.runOnQueue(body) })
@@ -141,14 +144,16 @@ public final class PostgresPool: Sendable {
 
     /// Runs `body` with a session (autocommit).
     @discardableResult
-    public func run<T: Sendable>(_ body: @escaping @Sendable (borrowing PostgresSession) throws -> T) async throws -> T {
+    public func run<T: Sendable>(_ body: @escaping @Sendable (borrowing PostgresSession) throws -> T) async throws -> T
+    {
         try await withConnection { try await $0.run(body) }
     }
 
     /// Runs `body` in a transaction (see `PostgresConnection.transaction`).
     @discardableResult
     public func transaction<T: Sendable>(
-        isolation: PostgresIsolation = .readCommitted, _ body: @escaping @Sendable (borrowing PostgresSession) throws -> T
+        isolation: PostgresIsolation = .readCommitted,
+        _ body: @escaping @Sendable (borrowing PostgresSession) throws -> T
     ) async throws -> T {
         try await withConnection { try await $0.transaction(isolation: isolation, body) }
     }

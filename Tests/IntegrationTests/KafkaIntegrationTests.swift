@@ -1,7 +1,7 @@
 import Foundation
 import Kafka
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: TestStack.enabled), .serialized)
 struct KafkaIntegrationTests {
@@ -17,7 +17,8 @@ struct KafkaIntegrationTests {
         let results = await producer.send(messages)
         #expect(results.allSatisfy { $0 == nil })
 
-        let reader = try KafkaConsumer(configuration: TestStack.kafka, readingFromBeginning: [topic], logger: TestStack.logger)
+        let reader = try KafkaConsumer(
+            configuration: TestStack.kafka, readingFromBeginning: [topic], logger: TestStack.logger)
         var received: [KafkaMessage] = []
         let deadline = ContinuousClock.now + .seconds(20)
         while received.count < 20 && ContinuousClock.now < deadline {
@@ -39,10 +40,12 @@ struct KafkaIntegrationTests {
         let group = TestStack.unique("group")
         try await TestStack.createTopics([topic])
         let producer = try KafkaProducer(configuration: TestStack.kafka, logger: TestStack.logger)
-        _ = await producer.send((0..<10).map { KafkaOutgoingMessage(topic: topic, key: nil, value: Array("m\($0)".utf8)) })
+        _ = await producer.send(
+            (0..<10).map { KafkaOutgoingMessage(topic: topic, key: nil, value: Array("m\($0)".utf8)) })
 
         // First member: processes (stores) 4 messages, reads a 5th without storing it, then leaves.
-        let first = try KafkaConsumer(configuration: TestStack.kafka, groupID: group, topics: [topic], logger: TestStack.logger)
+        let first = try KafkaConsumer(
+            configuration: TestStack.kafka, groupID: group, topics: [topic], logger: TestStack.logger)
         var seen: [String] = []
         var deadline = ContinuousClock.now + .seconds(30)
         while seen.count < 5 && ContinuousClock.now < deadline {
@@ -54,7 +57,8 @@ struct KafkaIntegrationTests {
         #expect(seen == ["m0", "m1", "m2", "m3", "m4"])
 
         // Second member of the same group: starts at the first unstored message.
-        let second = try KafkaConsumer(configuration: TestStack.kafka, groupID: group, topics: [topic], logger: TestStack.logger)
+        let second = try KafkaConsumer(
+            configuration: TestStack.kafka, groupID: group, topics: [topic], logger: TestStack.logger)
         var resumed: [String] = []
         deadline = ContinuousClock.now + .seconds(30)
         while resumed.count < 6 && ContinuousClock.now < deadline {
@@ -69,7 +73,8 @@ struct KafkaIntegrationTests {
         let topic = TestStack.unique("create")
         try await TestStack.createTopics([topic], partitions: 3)
         try await TestStack.createTopics([topic], partitions: 3)
-        #expect(try await KafkaAdmin.partitionCount(topic, configuration: TestStack.kafka, logger: TestStack.logger) == 3)
+        #expect(
+            try await KafkaAdmin.partitionCount(topic, configuration: TestStack.kafka, logger: TestStack.logger) == 3)
     }
 
     @Test func aSendWithoutABrokerReportsATimeoutWithLibrdkafkasCode() async throws {

@@ -1,8 +1,8 @@
 import Foundation
 import Kafka
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @testable import Messaging
 
@@ -32,7 +32,8 @@ struct OutboxRelayTests {
     }
 
     func published(_ topic: String, atLeast count: Int) async throws -> [String] {
-        let reader = try KafkaConsumer(configuration: TestStack.kafka, readingFromBeginning: [topic], logger: TestStack.logger)
+        let reader = try KafkaConsumer(
+            configuration: TestStack.kafka, readingFromBeginning: [topic], logger: TestStack.logger)
         var values: [String] = []
         // Read until `count` arrived, then a little longer to catch duplicates.
         var deadline = ContinuousClock.now + .seconds(20)
@@ -50,14 +51,17 @@ struct OutboxRelayTests {
         // The effect and its outbox rows committed; the process died before its relay ran.
         try await pool.transaction { session in
             for i in 0..<7 {
-                try MessageStore.enqueue(session, topic: topic, key: "k", messageID: "m\(i)", payload: Array("event-\(i)".utf8))
+                try MessageStore.enqueue(
+                    session, topic: topic, key: "k", messageID: "m\(i)", payload: Array("event-\(i)".utf8))
             }
         }
         // A new process's relay starts and drains (in batches of 3).
         try await relay(schema).drain()
         try await relay(schema).drain()  // and again: nothing is sent twice
         #expect(try await published(topic, atLeast: 7) == (0..<7).map { "event-\($0)" })
-        #expect(try await pool.query("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").first?.decode("n", as: Int.self) == 0)
+        #expect(
+            try await pool.query("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").first?.decode(
+                "n", as: Int.self) == 0)
         try await pool.query(PostgresQuery(stringLiteral: "DROP SCHEMA \(schema) CASCADE"))
     }
 
@@ -71,7 +75,9 @@ struct OutboxRelayTests {
         let leader = PostgresConnection(configuration: TestStack.postgres(searchPath: [schema]))
         #expect(try await leader.run { try MessageStore.tryRelayLeadership($0, schema: schema) })
         try await relay(schema).drain()
-        #expect(try await pool.query("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").first?.decode("n", as: Int.self) == 1)
+        #expect(
+            try await pool.query("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").first?.decode(
+                "n", as: Int.self) == 1)
         // The leader publishes it.
         try await relay(schema, connection: leader).drain()
         #expect(try await published(topic, atLeast: 1) == ["only"])

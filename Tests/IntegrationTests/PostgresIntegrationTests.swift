@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: TestStack.enabled))
 struct PostgresIntegrationTests {
@@ -12,7 +12,8 @@ struct PostgresIntegrationTests {
         try await admin.run { session in
             // The schema name is generated above, never input.
             try session.executeScript(
-                "CREATE SCHEMA \(schema); CREATE TABLE \(schema).items (id bigserial PRIMARY KEY, name text NOT NULL, n int NOT NULL DEFAULT 0, at timestamptz, data bytea)")
+                "CREATE SCHEMA \(schema); CREATE TABLE \(schema).items (id bigserial PRIMARY KEY, name text NOT NULL, n int NOT NULL DEFAULT 0, at timestamptz, data bytea)"
+            )
         }
         return (PostgresPool(configuration: TestStack.postgres(searchPath: [schema])), schema)
     }
@@ -27,7 +28,8 @@ struct PostgresIntegrationTests {
         let (pool, schema) = try await scratch()
         let hostile = "'); DROP TABLE items; --"
         let at = Date(timeIntervalSince1970: 1_795_680_000.123_456)
-        try await pool.query("INSERT INTO items (name, at, data) VALUES (\(hostile), \(at), \(PostgresBytes([0, 1, 255])))")
+        try await pool.query(
+            "INSERT INTO items (name, at, data) VALUES (\(hostile), \(at), \(PostgresBytes([0, 1, 255])))")
         let row = try #require(try await pool.query("SELECT name, at, data FROM items WHERE name = \(hostile)").first)
         #expect(try row.decode("name", as: String.self) == hostile)
         #expect(abs(try row.decode("at", as: Date.self).timeIntervalSince(at)) < 0.000_01)
@@ -61,7 +63,8 @@ struct PostgresIntegrationTests {
             for _ in 0..<8 {
                 group.addTask {
                     _ = try? await pool.transaction(isolation: .serializable) { session in
-                        let n = try session.query("SELECT n FROM items WHERE name = 'counter'").first!.decode("n", as: Int.self)
+                        let n = try session.query("SELECT n FROM items WHERE name = 'counter'").first!.decode(
+                            "n", as: Int.self)
                         try session.query("UPDATE items SET n = \(n + 1) WHERE name = 'counter'")
                     }
                 }
@@ -82,7 +85,8 @@ struct PostgresIntegrationTests {
         let results = try await withThrowingTaskGroup(of: [String].self) { group in
             for _ in 0..<3 {
                 group.addTask {
-                    try await Migrator.migrate(configuration: TestStack.postgres(), directory: directory, logger: TestStack.logger)
+                    try await Migrator.migrate(
+                        configuration: TestStack.postgres(), directory: directory, logger: TestStack.logger)
                 }
             }
             return try await group.reduce(into: [[String]]()) { $0.append($1) }
@@ -95,7 +99,8 @@ struct PostgresIntegrationTests {
         try "INSERT INTO \(schema).t VALUES (2);".write(
             toFile: "\(directory)/0002_\(schema).sql", atomically: true, encoding: .utf8)
         await #expect(throws: PostgresError.self) {
-            try await Migrator.migrate(configuration: TestStack.postgres(), directory: directory, logger: TestStack.logger)
+            try await Migrator.migrate(
+                configuration: TestStack.postgres(), directory: directory, logger: TestStack.logger)
         }
         try await PostgresConnection(configuration: TestStack.postgres()).run { session in
             try session.executeScript("DROP SCHEMA \(schema) CASCADE")

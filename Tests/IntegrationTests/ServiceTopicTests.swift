@@ -2,8 +2,8 @@ import Foundation
 import Kafka
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Drives the running services through their topics, exactly as a client would.
 @Suite(.enabled(if: TestStack.enabled))
@@ -15,7 +15,8 @@ struct ServiceTopicTests {
     {
         let envelope = RegistrarClient.command(type: "system.ping", data: .emptyObject, id: id)
         if let key {
-            try await client.sendRaw(Array(try JSONEncoder().encode(JSONValue.object(envelope))), topic: service.commandTopic, key: key)
+            try await client.sendRaw(
+                Array(try JSONEncoder().encode(JSONValue.object(envelope))), topic: service.commandTopic, key: key)
             return try await client.reply(to: id, timeout: .seconds(30))
         }
         return try await client.request(envelope, topic: service.commandTopic)
@@ -36,14 +37,17 @@ struct ServiceTopicTests {
         let id = "resend-\(UUID().uuidString)"
         let first = try await ping(.binding, id: id)
         let envelope = RegistrarClient.command(type: "system.ping", data: .emptyObject, id: id)
-        try await client.sendRaw(Array(try JSONEncoder().encode(JSONValue.object(envelope))), topic: "binding.commands", key: nil)
+        try await client.sendRaw(
+            Array(try JSONEncoder().encode(JSONValue.object(envelope))), topic: "binding.commands", key: nil)
         let replies = try await client.read(topic: "registrar.replies", timeout: .seconds(20)) { read in
             read.filter { $0.event?.inreplyto == id }.count >= 2
         }.compactMap(\.event).filter { $0.inreplyto == id }
         #expect(replies.count == 2)
         #expect(replies.allSatisfy { $0 == first })
         let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["binding"]))
-        #expect(try await pool.query("SELECT count(*) AS n FROM inbox WHERE message_id = \(id)").first?.decode("n", as: Int.self) == 1)
+        #expect(
+            try await pool.query("SELECT count(*) AS n FROM inbox WHERE message_id = \(id)").first?.decode(
+                "n", as: Int.self) == 1)
     }
 
     @Test func aCommandMissingAnAttributeIsMalformedAndNamesIt() async throws {
@@ -76,11 +80,24 @@ struct ServiceTopicTests {
         let poison: [(String, [UInt8])] = [
             ("not_json", Array(#"{"specversion":"1.0","id":"x","#.utf8)),
             ("invalid_utf8", invalidUTF8),
-            ("nul_character", Array(#"{"specversion":"1.0","id":"n\#(UUID())","source":"/t","type":"system.ping","data":{"a":"\u0000"}}"#.utf8)),
+            (
+                "nul_character",
+                Array(
+                    #"{"specversion":"1.0","id":"n\#(UUID())","source":"/t","type":"system.ping","data":{"a":"\u0000"}}"#
+                        .utf8)
+            ),
             ("too_deep", Array((String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)).utf8)),
             ("too_large", Array((#"{"id":"big","data":""# + String(repeating: "a", count: 65_536 + 1) + #""}"#).utf8)),
-            ("invalid_field", Array(#"{"specversion":"1.0","id":17,"source":"/t","type":"system.ping","data":{}}"#.utf8)),
-            ("unsupported_version", Array(#"{"specversion":"1.0","id":"v\#(UUID())","source":"/t","type":"system.ping","schemaversion":9,"data":{}}"#.utf8)),
+            (
+                "invalid_field",
+                Array(#"{"specversion":"1.0","id":17,"source":"/t","type":"system.ping","data":{}}"#.utf8)
+            ),
+            (
+                "unsupported_version",
+                Array(
+                    #"{"specversion":"1.0","id":"v\#(UUID())","source":"/t","type":"system.ping","schemaversion":9,"data":{}}"#
+                        .utf8)
+            ),
         ]
         for (_, bytes) in poison {
             try await client.sendRaw(bytes, topic: "identity.commands", key: key)

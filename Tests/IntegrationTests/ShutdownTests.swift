@@ -1,8 +1,8 @@
 import Foundation
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: TestStack.enabled))
 struct ShutdownTests {
@@ -42,11 +42,14 @@ struct ShutdownTests {
             #expect(reply.data["code"] == .string("OK"))
         }
         let pool = instance.pool()
-        let rows = try await pool.query("SELECT count(*) AS n, count(DISTINCT message_id) AS d FROM inbox WHERE message_id LIKE 'shutdown-%'")
+        let rows = try await pool.query(
+            "SELECT count(*) AS n, count(DISTINCT message_id) AS d FROM inbox WHERE message_id LIKE 'shutdown-%'")
         #expect(try rows.first?.decode("n", as: Int.self) == ids.count)
         #expect(try rows.first?.decode("d", as: Int.self) == ids.count)
         // Every reply was published; none is left in the outbox.
-        #expect(try await pool.query("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").first?.decode("n", as: Int.self) == 0)
+        #expect(
+            try await pool.query("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").first?.decode(
+                "n", as: Int.self) == 0)
         let again = try #require(await instance.stop(signal: SIGTERM))
         #expect(again.status == 0)
     }

@@ -20,7 +20,8 @@ import Testing
     }
 
     @Test func aWellFormedCommandDecodes() throws {
-        let text = #"{"specversion":"1.0","id":"c1","source":"/t","type":"x.y","schemaversion":1,"correlationid":"k","data":{"phone":"+8613800138000","device":{"osVersion":"17.2","ramMB":4096}}}"#
+        let text =
+            #"{"specversion":"1.0","id":"c1","source":"/t","type":"x.y","schemaversion":1,"correlationid":"k","data":{"phone":"+8613800138000","device":{"osVersion":"17.2","ramMB":4096}}}"#
         let env = try envelope(text).get()
         #expect(env.id == "c1")
         #expect(env.correlationid == "k")
@@ -29,7 +30,8 @@ import Testing
     }
 
     @Test func aMissingOrIllTypedFieldIsNamed() throws {
-        let missing = #"{"specversion":"1.0","id":"c1","source":"/t","type":"x.y","data":{"device":{"osVersion":"17","ramMB":1}}}"#
+        let missing =
+            #"{"specversion":"1.0","id":"c1","source":"/t","type":"x.y","data":{"device":{"osVersion":"17","ramMB":1}}}"#
         let env = try envelope(missing).get()
         guard case .failure(let m1) = decoder.data(Start.self, from: Array(missing.utf8), envelope: env) else {
             Issue.record("accepted a command without phone")
@@ -38,7 +40,8 @@ import Testing
         #expect(m1.field == "data.phone")
         #expect(m1.reason == "missing_field")
         #expect(m1.messageID == "c1")
-        let wrong = #"{"specversion":"1.0","id":"c1","source":"/t","type":"x.y","data":{"phone":"p","device":{"osVersion":"17","ramMB":"lots"}}}"#
+        let wrong =
+            #"{"specversion":"1.0","id":"c1","source":"/t","type":"x.y","data":{"phone":"p","device":{"osVersion":"17","ramMB":"lots"}}}"#
         guard case .failure(let m2) = decoder.data(Start.self, from: Array(wrong.utf8), envelope: env) else {
             Issue.record("accepted a string for ramMB")
             return
@@ -67,7 +70,9 @@ import Testing
     }
 
     @Test func anUnknownSchemaVersionIsUnsupported() {
-        guard case .failure(let m) = envelope(#"{"specversion":"1.0","id":"c1","source":"/t","type":"x","schemaversion":2,"data":{}}"#)
+        guard
+            case .failure(let m) = envelope(
+                #"{"specversion":"1.0","id":"c1","source":"/t","type":"x","schemaversion":2,"data":{}}"#)
         else {
             Issue.record("accepted schemaversion 2")
             return

@@ -25,7 +25,8 @@ import Testing
     }
 
     @Test func overridesMergeKeyByKey() throws {
-        let policy = try Policy.merged(overrides: Data(#"{"deregistration": {"cooldown": "2s"}, "sms": {"maxAttempts": 3}}"#.utf8))
+        let policy = try Policy.merged(
+            overrides: Data(#"{"deregistration": {"cooldown": "2s"}, "sms": {"maxAttempts": 3}}"#.utf8))
         #expect(policy.deregistration.cooldown == .seconds(2))
         #expect(policy.deregistration.deviceLockAt == 4)
         #expect(policy.sms.maxAttempts == 3)
@@ -39,7 +40,9 @@ import Testing
         #expect(throws: PolicyError.self) { try Policy.merged(overrides: Data("not json".utf8)) }
     }
 
-    @Test(arguments: [("300ms", 300), ("2s", 2000), ("5m", 300_000), ("24h", 86_400_000), ("14d", 1_209_600_000), ("1.5s", 1500)])
+    @Test(arguments: [
+        ("300ms", 300), ("2s", 2000), ("5m", 300_000), ("24h", 86_400_000), ("14d", 1_209_600_000), ("1.5s", 1500),
+    ])
     func durationsParse(text: String, milliseconds: Int64) throws {
         #expect(try #require(PolicyDuration(text: text)).milliseconds == milliseconds)
     }

@@ -7,7 +7,8 @@ import Testing
     @Test func interpolatedValuesBecomeParameters() {
         let name = "'); DROP TABLE x; --"
         let limit = 5
-        let query: PostgresQuery = "SELECT * FROM t WHERE name = \(name) AND n < \(limit) AND m IS \(Optional<String>.none)"
+        let query: PostgresQuery =
+            "SELECT * FROM t WHERE name = \(name) AND n < \(limit) AND m IS \(Optional<String>.none)"
         #expect(query.sql == "SELECT * FROM t WHERE name = $1 AND n < $2 AND m IS $3")
         #expect(query.binds == [name, "5", nil])
         #expect(!query.description.contains("DROP"))

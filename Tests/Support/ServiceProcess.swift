@@ -25,7 +25,8 @@ public final class ServiceProcess: @unchecked Sendable {
         topics = Topics(prefix: "\(TestStack.configuration.topicPrefix)p\(suffix)-")
         let base = TestStack.configuration.databaseURL
         databaseURL = String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]) + "/" + database
-        logPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(service.processName)-\(suffix).log").path
+        logPath =
+            FileManager.default.temporaryDirectory.appendingPathComponent("\(service.processName)-\(suffix).log").path
         let name = database
         // The database name is generated above, never input.
         try await PostgresConnection(configuration: TestStack.postgres()).run { session in
@@ -72,7 +73,9 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// Sends `signal` and waits for the exit; returns the exit status (or the signal number when
     /// killed by one), `nil` if it did not exit within `timeout`.
-    public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async -> (status: Int32, bySignal: Bool)? {
+    public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async -> (
+        status: Int32, bySignal: Bool
+    )? {
         guard let process else { return nil }
         kill(process.processIdentifier, signal)
         let deadline = ContinuousClock.now + timeout

@@ -31,7 +31,8 @@ public enum TestStack {
 
     /// A database configuration with `searchPath`.
     public static func postgres(searchPath: [String] = ["public"]) -> PostgresConfiguration {
-        PostgresConfiguration(url: configuration.databaseURL, searchPath: searchPath, applicationName: "registrar-tests")
+        PostgresConfiguration(
+            url: configuration.databaseURL, searchPath: searchPath, applicationName: "registrar-tests")
     }
 
     /// A quiet logger.

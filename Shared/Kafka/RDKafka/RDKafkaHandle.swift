@@ -149,7 +149,8 @@ final class RDKafkaHandle: @unchecked Sendable {
 /// Rebalance handling for eager and cooperative protocols.
 enum RDKafkaRebalance {
     static func handle(
-        _ rk: OpaquePointer, _ code: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        _ rk: OpaquePointer, _ code: rd_kafka_resp_err_t,
+        _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
         logger: Logger?
     ) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"

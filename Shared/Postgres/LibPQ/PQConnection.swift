@@ -1,5 +1,5 @@
-import Glibc
 import CLibPQ
+import Glibc
 
 /// The one owner of a `PGconn`. Not thread-safe: `PostgresConnection` confines it to one queue.
 final class PQConnection {
@@ -53,7 +53,8 @@ final class PQConnection {
                 let sqlState = PQresultErrorField(r, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
                 let primary = PQresultErrorField(r, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
                 let reason = primary ?? Self.text(PQerrorMessage(pointer))
-                throw PostgresError(isBroken || sqlState == nil ? .connection : .server, sqlState: sqlState, reason: reason)
+                throw PostgresError(
+                    isBroken || sqlState == nil ? .connection : .server, sqlState: sqlState, reason: reason)
             }
             let rowCount = Int(PQntuples(r))
             let columnCount = Int(PQnfields(r))
