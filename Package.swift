@@ -67,8 +67,11 @@ let package = Package(
             name: "SharedTests", dependencies: ["Messaging", "Platform", "Postgres", "Kafka", "TestSupport"],
             path: "Tests/SharedTests", swiftSettings: settings),
         .testTarget(
+            name: "IdentityTests", dependencies: ["IdentityCore", "Messaging", "Platform", "TestSupport"],
+            path: "Tests/IdentityTests", swiftSettings: settings),
+        .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Messaging", "Platform", "Postgres", "Kafka", "TestSupport"],
+            dependencies: ["Messaging", "Platform", "Postgres", "Kafka", "TestSupport", "IdentityCore"],
             path: "Tests/IntegrationTests", swiftSettings: settings),
     ]
         + service("Identity", executable: "registrar-identity")

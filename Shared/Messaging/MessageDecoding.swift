@@ -15,12 +15,32 @@ public struct MalformedMessage: Error, Sendable, Equatable {
     /// The message's `correlationid`, when it could be read.
     public var correlationID: String?
 
+    /// Creates a refusal.
+    public init(
+        code: ReplyCode, reason: String, field: String? = nil, messageID: String? = nil, correlationID: String? = nil
+    ) {
+        self.code = code
+        self.reason = reason
+        self.field = field
+        self.messageID = messageID
+        self.correlationID = correlationID
+    }
+
     /// The reply to send when an id could be read.
     public var reply: Reply {
         var result: [String: JSONValue] = ["reason": .string(reason)]
         if let field { result["field"] = .string(field) }
         let text = field.map { "\(reason): \($0)" } ?? reason
         return Reply.rejected(code, text, result: .object(result))
+    }
+}
+
+extension MalformedMessage {
+    /// For a handler to throw when a field has the right type but unusable content: the command is
+    /// answered `MALFORMED` naming `field` and dead-lettered, like a decoding error. Throw it before
+    /// writing anything: the transaction still commits the dead letter.
+    public static func invalid(field: String) -> MalformedMessage {
+        MalformedMessage(code: .malformed, reason: "invalid_field", field: field)
     }
 }
 

@@ -19,6 +19,8 @@ public final class RegistrarClient: Sendable {
     private let replies: KafkaConsumer
     private let received = Mutex<[String: CloudEvent]>([:])
     private let configuration: KafkaConfiguration
+    private let followed = Mutex<[String: KafkaConsumer]>([:])
+    private let events = Mutex<[String: [CloudEvent]]>([:])
     /// Topic names.
     public let topics: Topics
 
@@ -79,6 +81,35 @@ public final class RegistrarClient: Sendable {
             }
         }
         throw Timeout(commandID: id)
+    }
+
+    /// The first event on `topic` (base name) matching `predicate`, from a reader kept open per topic
+    /// (so repeated waits do not re-read the topic).
+    public func event(
+        on topic: String, timeout: Duration = .seconds(20), where predicate: @Sendable (CloudEvent) -> Bool
+    ) async throws -> CloudEvent {
+        let reader = try followed.withLock { readers -> KafkaConsumer in
+            if let reader = readers[topic] { return reader }
+            let reader = try KafkaConsumer(
+                configuration: configuration, readingFromBeginning: [topics.name(topic)], logger: Logger(label: "reader"))
+            readers[topic] = reader
+            return reader
+        }
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let found = events.withLock({ $0[topic, default: []].first(where: predicate) }) { return found }
+            guard ContinuousClock.now < deadline else { throw Timeout(commandID: "event on \(topic)") }
+            if let message = try await reader.poll(timeout: .milliseconds(50)),
+                let event = try? JSONDecoder().decode(CloudEvent.self, from: Data(message.value))
+            {
+                events.withLock { $0[topic, default: []].append(event) }
+            }
+        }
+    }
+
+    /// Events seen so far on followed topics (see `event(on:where:)`), in arrival order.
+    public func seenEvents(on topic: String) -> [CloudEvent] {
+        events.withLock { $0[topic, default: []] }
     }
 
     /// Reads `topic` (base name) from the beginning until `done` holds for what was read (or the

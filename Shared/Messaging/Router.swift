@@ -63,6 +63,26 @@ public struct HandlerEnvironment: Sendable {
     public var topics: Topics
     /// The service.
     public var service: RegistrarService
+    /// `REGISTRAR_HASH_KEY`, when set.
+    public var hashKey: [UInt8]?
+    /// `REGISTRAR_PII_KEY`, when set.
+    public var piiKey: [UInt8]?
+
+    /// The hash key, or an error naming the variable.
+    public func requireHashKey() throws -> [UInt8] {
+        guard let hashKey else { throw ConfigurationError(reason: "REGISTRAR_HASH_KEY must be 64 hex characters") }
+        return hashKey
+    }
+}
+
+/// A setting a service cannot run without is missing or invalid.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    /// What is wrong.
+    public var reason: String
+    /// Creates the error.
+    public init(reason: String) { self.reason = reason }
+    /// Logged form.
+    public var description: String { "ConfigurationError: \(reason)" }
 }
 
 /// Handlers by message type. Handlers run synchronously inside the message's database
@@ -97,7 +117,13 @@ public struct Router: Sendable {
             switch decoder.data(Payload.self, from: bytes, envelope: envelope) {
             case .failure(let malformed): return .malformed(malformed)
             case .success(let data):
-                return .reply(try handler(session, Command(envelope: envelope, data: data, receivedAt: now), &effects))
+                do {
+                    return .reply(try handler(session, Command(envelope: envelope, data: data, receivedAt: now), &effects))
+                } catch var malformed as MalformedMessage {
+                    malformed.messageID = envelope.id
+                    malformed.correlationID = envelope.correlationid
+                    return .malformed(malformed)
+                }
             }
         }
     }

@@ -22,7 +22,8 @@ public enum ServiceRuntime {
         let policy = try Policy.load(path: configuration.policyPath)
         let topics = Topics(prefix: configuration.topicPrefix)
         let environment = HandlerEnvironment(
-            policy: policy, clock: SystemClock(), logger: logger, topics: topics, service: service)
+            policy: policy, clock: SystemClock(), logger: logger, topics: topics, service: service,
+            hashKey: configuration.hashKey, piiKey: configuration.piiKey)
         let postgres = PostgresConfiguration(
             url: configuration.databaseURL, searchPath: [service.schema], applicationName: service.processName,
             poolSize: configuration.databasePoolSize)

@@ -25,6 +25,11 @@ public struct RegistrarConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// `REGISTRAR_DB_POOL_SIZE`: connections per service. Default: 4.
     public var databasePoolSize: Int
+    /// `REGISTRAR_HASH_KEY` (64 hex characters): the key of keyed hashes (SMS codes, security
+    /// answers, look-up hashes, risk draws). No default: services that need it refuse to start.
+    public var hashKey: [UInt8]?
+    /// `REGISTRAR_PII_KEY` (64 hex characters): the key that encrypts ID and card numbers at rest.
+    public var piiKey: [UInt8]?
 
     /// Reads the configuration from `environment`.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -40,6 +45,20 @@ public struct RegistrarConfiguration: Sendable {
         migrationsPath = environment["REGISTRAR_MIGRATIONS"] ?? "deploy/migrations"
         logLevel = environment["REGISTRAR_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
         databasePoolSize = int("REGISTRAR_DB_POOL_SIZE", 4)
+        hashKey = environment["REGISTRAR_HASH_KEY"].flatMap(Self.key)
+        piiKey = environment["REGISTRAR_PII_KEY"].flatMap(Self.key)
+    }
+
+    /// 32 bytes from 64 hex characters, else `nil`.
+    static func key(_ hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        for i in stride(from: 0, to: 64, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
     }
 }
 

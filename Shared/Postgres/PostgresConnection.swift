@@ -25,7 +25,7 @@ public struct PostgresConfiguration: Sendable {
 
     var options: String {
         // Schema names come from the service's own constants, never from input.
-        "-c search_path=\(searchPath.joined(separator: ",")) -c TimeZone=UTC"
+        "-c search_path=\(searchPath.joined(separator: ",")) -c TimeZone=UTC -c client_min_messages=warning"
     }
 }
 

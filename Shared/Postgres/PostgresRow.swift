@@ -148,3 +148,45 @@ extension Optional: PostgresDecodable where Wrapped: PostgresDecodable {
         self = .some(value)
     }
 }
+
+extension Array: PostgresDecodable where Element == String {
+    /// A one-dimensional `text[]` in the server's output form (`{a,"b c",NULL}`); NULL elements
+    /// are not supported and fail the decoding.
+    public init?(postgresText: String?) {
+        guard let text = postgresText, text.first == "{", text.last == "}" else { return nil }
+        var elements: [String] = []
+        var current = ""
+        var quoted = false
+        var wasQuoted = false
+        var escaped = false
+        for character in text.dropFirst().dropLast() {
+            if escaped {
+                current.append(character)
+                escaped = false
+            } else if quoted {
+                switch character {
+                case "\\": escaped = true
+                case "\"": quoted = false
+                default: current.append(character)
+                }
+            } else {
+                switch character {
+                case "\"":
+                    quoted = true
+                    wasQuoted = true
+                case ",":
+                    if !wasQuoted && current == "NULL" { return nil }
+                    elements.append(current)
+                    current = ""
+                    wasQuoted = false
+                default: current.append(character)
+                }
+            }
+        }
+        if !current.isEmpty || wasQuoted {
+            if !wasQuoted && current == "NULL" { return nil }
+            elements.append(current)
+        }
+        self = elements
+    }
+}

@@ -51,3 +51,13 @@ import Testing
         #expect(PostgresError(.server, sqlState: "23505", reason: "dup").isUniqueViolation)
     }
 }
+
+@Suite struct PostgresArrayTests {
+    @Test func textArraysDecode() {
+        #expect([String](postgresText: "{}") == [])
+        #expect([String](postgresText: "{payment}") == ["payment"])
+        #expect([String](postgresText: #"{a,"b c","d\"e","",f}"#) == ["a", "b c", "d\"e", "", "f"])
+        #expect([String](postgresText: "{a,NULL}") == nil)
+        #expect([String](postgresText: "a,b") == nil)
+    }
+}

@@ -17,8 +17,11 @@ public final class ServiceProcess: @unchecked Sendable {
     public let logPath: String
     private let database: String
 
-    /// Creates a database (migrated) and topics for a private instance of `service`.
-    public init(_ service: RegistrarService) async throws {
+    private let policyPath: String?
+
+    /// Creates a database (migrated) and topics for a private instance of `service`, optionally
+    /// with a policy (JSON merged over the defaults) of its own.
+    public init(_ service: RegistrarService, policy: String? = nil) async throws {
         self.service = service
         let suffix = UUID().uuidString.prefix(8).lowercased()
         database = "registrar_\(suffix)"
@@ -27,6 +30,13 @@ public final class ServiceProcess: @unchecked Sendable {
         databaseURL = String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]) + "/" + database
         logPath =
             FileManager.default.temporaryDirectory.appendingPathComponent("\(service.processName)-\(suffix).log").path
+        if let policy {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("policy-\(suffix).json").path
+            try policy.write(toFile: path, atomically: true, encoding: .utf8)
+            policyPath = path
+        } else {
+            policyPath = nil
+        }
         let name = database
         // The database name is generated above, never input.
         try await PostgresConnection(configuration: TestStack.postgres()).run { session in
@@ -59,6 +69,7 @@ public final class ServiceProcess: @unchecked Sendable {
         childEnvironment["REGISTRAR_DATABASE_URL"] = databaseURL
         childEnvironment["REGISTRAR_KAFKA_FETCH_WAIT_MS"] = "10"
         childEnvironment["REGISTRAR_KAFKA_SESSION_TIMEOUT_MS"] = "6000"
+        if let policyPath { childEnvironment["REGISTRAR_POLICY"] = policyPath }
         process.environment = childEnvironment
         if !FileManager.default.fileExists(atPath: logPath) {
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)

@@ -3,12 +3,16 @@ import Platform
 import Postgres
 import ServiceLifecycle
 
-/// The identity service's handlers and background work.
+/// The identity service: registration, login, devices and sessions (contract §4 identity rows, §6).
 public enum IdentityService {
     /// Registers the service's command and event handlers; returns its schedulers.
     public static func configure(router: inout Router, environment: HandlerEnvironment, pool: PostgresPool) throws
         -> [any Service]
     {
-        []
+        let context = IdentityContext(policy: environment.policy, hashKey: try environment.requireHashKey())
+        RegistrationHandlers.register(&router, context)
+        LoginHandlers.register(&router, context)
+        LifecycleEvents.register(&router, context)
+        return []
     }
 }

@@ -1,0 +1,118 @@
+import Foundation
+import Messaging
+import Platform
+import Postgres
+
+/// Turns a finished registration into an account, its first device and a session.
+enum AccountCreation {
+    static func create(
+        _ session: borrowing PostgresSession, registration: RegistrationRow, effects: inout MessageEffects,
+        context: IdentityContext, now: Date
+    ) throws -> Reply {
+        // Registrations of one device or phone that finish together must not both pass the limits.
+        try IdentityStore.lock(session, ["phone:" + registration.phone, "print:" + registration.printID])
+        if try IdentityStore.accountStatus(session, phone: registration.phone) != nil {
+            return .rejected(.phoneInUse, "the phone number belongs to an account")
+        }
+        if try IdentityStore.accountsOnPrint(session, printID: registration.printID)
+            >= context.policy.registration.maxAccountsPerDevice
+        {
+            return .rejected(.deviceAccountLimit, "this device already holds the most accounts allowed")
+        }
+        guard let passwordHash = registration.passwordHash, let displayName = registration.displayName else {
+            throw ConfigurationError(reason: "registration \(registration.id) reached the account step incomplete")
+        }
+        let accountID = IdentityStore.newID()
+        try session.query(
+            """
+            INSERT INTO accounts (id, phone, display_name, password_hash, security_questions, restricted,
+                registration_id, registered_on, created_at)
+            VALUES (\(accountID)::uuid, \(registration.phone), \(displayName), \(passwordHash),
+                \(registration.securityQuestions)::jsonb, \(registration.restricted)::text[], \(registration.id)::uuid,
+                \(registration.printID)::uuid, \(now))
+            """)
+        let fingerprint = try session.query(
+            """
+            SELECT jsonb_object_agg(name, value)::text AS f FROM device_print_attributes
+            WHERE print_id = \(registration.printID)::uuid
+            """
+        ).first?.decode("f", as: String?.self)
+        let attributes = try fingerprint.map { try JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+        let deviceID = try IdentityStore.bindDevice(
+            session, accountID: accountID, printID: registration.printID, fingerprint: attributes,
+            platform: registration.platform, model: registration.device.model, now: now)
+        let token = try IdentityStore.createSession(
+            session, accountID: accountID, deviceID: deviceID, platform: registration.device.platform, now: now,
+            validity: context.policy.login.sessionValidity.timeInterval)
+        try session.query(
+            """
+            UPDATE registrations SET step = \(RegistrationStep.completed.rawValue), account_id = \(accountID)::uuid
+            WHERE id = \(registration.id)::uuid
+            """)
+        let phone = PhoneNumber.parse(registration.phone)
+        try effects.emit(
+            "account.registered", subject: accountID,
+            data: AccountRegistered(
+                accountId: accountID, registrationId: registration.id, phone: phone?.masked ?? "",
+                platform: registration.platform, international: registration.international,
+                restricted: registration.restricted, registeredAt: CloudEvent.timestamp(now),
+                riskLevel: registration.riskLevel?.rawValue ?? StepUpLevel.basic.rawValue))
+        try effects.emit(
+            "device.bound", subject: accountID,
+            data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: registration.platform))
+        return try .ok(AccountResult(accountId: accountID, sessionToken: token, deviceId: deviceID))
+    }
+}
+
+/// Desktop scan tickets: issued to a signed-in mobile session, valid briefly, used once.
+enum ScanTickets {
+    static func isValid(_ session: borrowing PostgresSession, ticket: String, now: Date) throws -> Bool {
+        try session.query(
+            """
+            SELECT 1 AS ok FROM scan_tickets
+            WHERE ticket_hash = \(PostgresBytes(SecretCodes.tokenHash(ticket))) AND used_at IS NULL AND expires_at > \(now)
+            """
+        ).count == 1
+    }
+
+    static func use(_ session: borrowing PostgresSession, ticket: String, now: Date) throws {
+        try session.query(
+            "UPDATE scan_tickets SET used_at = \(now) WHERE ticket_hash = \(PostgresBytes(SecretCodes.tokenHash(ticket)))")
+    }
+
+    static func issue(_ session: borrowing PostgresSession, accountID: String, now: Date, validity: TimeInterval) throws
+        -> (ticket: String, expiresAt: Date)
+    {
+        let ticket = SecretCodes.newToken()
+        let expires = now.addingTimeInterval(validity)
+        try session.query(
+            """
+            INSERT INTO scan_tickets (ticket_hash, account_id, expires_at)
+            VALUES (\(PostgresBytes(SecretCodes.tokenHash(ticket))), \(accountID)::uuid, \(expires))
+            """)
+        return (ticket, expires)
+    }
+}
+
+struct AccountResult: Encodable {
+    var accountId: String
+    var sessionToken: String
+    var deviceId: String
+}
+
+struct AccountRegistered: Encodable {
+    var accountId: String
+    var registrationId: String
+    var phone: String
+    var platform: String
+    var international: Bool
+    var restricted: [String]
+    var registeredAt: String
+    var riskLevel: String
+}
+
+struct DeviceEvent: Encodable {
+    var accountId: String
+    var deviceId: String
+    var platform: String
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Messaging
+import Postgres
+
+/// The identity schema's SQL, one function per statement family. Handlers call these; rules never do.
+enum IdentityStore {
+    // MARK: device prints
+
+    /// The stored print most similar to `fingerprint` at or above `threshold`, with its similarity.
+    static func recognise(_ session: borrowing PostgresSession, fingerprint: [String: String], threshold: Double) throws
+        -> (id: String, similarity: Double)?
+    {
+        let names = Array(fingerprint.keys)
+        let values = names.map { fingerprint[$0]! }
+        let row = try session.query(
+            """
+            SELECT a.print_id::text AS id, count(*)::float8 / p.attribute_count AS similarity
+            FROM device_print_attributes a
+            JOIN unnest(\(names)::text[], \(values)::text[]) AS c(name, value) ON a.name = c.name AND a.value = c.value
+            JOIN device_prints p ON p.id = a.print_id
+            GROUP BY a.print_id, p.attribute_count
+            HAVING count(*)::float8 / p.attribute_count >= \(threshold)
+            ORDER BY similarity DESC, a.print_id
+            LIMIT 1
+            """
+        ).first
+        guard let row else { return nil }
+        return (try row.decode("id"), try row.decode("similarity"))
+    }
+
+    /// Stores a new print.
+    static func insertPrint(_ session: borrowing PostgresSession, fingerprint: [String: String], now: Date) throws
+        -> String
+    {
+        let id = newID()
+        try session.query(
+            "INSERT INTO device_prints (id, attribute_count, created_at) VALUES (\(id)::uuid, \(fingerprint.count), \(now))")
+        let names = Array(fingerprint.keys)
+        let values = names.map { fingerprint[$0]! }
+        try session.query(
+            """
+            INSERT INTO device_print_attributes (print_id, name, value)
+            SELECT \(id)::uuid, name, value FROM unnest(\(names)::text[], \(values)::text[]) AS c(name, value)
+            """)
+        return id
+    }
+
+    /// Live (not deregistered) accounts registered on a print.
+    static func accountsOnPrint(_ session: borrowing PostgresSession, printID: String) throws -> Int {
+        try session.query(
+            "SELECT count(*) AS n FROM accounts WHERE registered_on = \(printID)::uuid AND status <> 'deregistered'"
+        ).first?.decode("n") ?? 0
+    }
+
+    /// Serializes work on one subject (a phone, a print, an IP) until the transaction ends.
+    static func lock(_ session: borrowing PostgresSession, _ subjects: [String]) throws {
+        // Sorted, so two transactions never wait on each other in opposite orders.
+        for subject in subjects.sorted() {
+            try session.query("SELECT pg_advisory_xact_lock(hashtextextended(\(subject), 0))")
+        }
+    }
+
+    // MARK: phones
+
+    /// The status of the live or frozen account holding `phone`, if any.
+    static func accountStatus(_ session: borrowing PostgresSession, phone: String) throws -> String? {
+        try session.query("SELECT status FROM accounts WHERE phone = \(phone) AND status <> 'deregistered'").first?
+            .decode("status")
+    }
+
+    /// When the phone's reuse block ends, if it is blocked at `now`.
+    static func phoneBlockedUntil(_ session: borrowing PostgresSession, phone: String, now: Date) throws -> Date? {
+        try session.query("SELECT blocked_until FROM phone_blocks WHERE phone = \(phone) AND blocked_until > \(now)")
+            .first?.decode("blocked_until")
+    }
+
+    /// Registrations started since `since` by phone, print and IP.
+    static func recentStarts(
+        _ session: borrowing PostgresSession, phone: String, printID: String?, ip: String, since: Date
+    ) throws -> (phone: Int, device: Int, ip: Int) {
+        let row = try session.query(
+            """
+            SELECT count(*) FILTER (WHERE phone = \(phone)) AS by_phone,
+                   count(*) FILTER (WHERE print_id = \(printID)::uuid) AS by_device,
+                   count(*) FILTER (WHERE ip_address = \(ip)) AS by_ip
+            FROM registrations
+            WHERE created_at > \(since) AND (phone = \(phone) OR print_id = \(printID)::uuid OR ip_address = \(ip))
+            """
+        ).first
+        return (try row?.decode("by_phone") ?? 0, try row?.decode("by_device") ?? 0, try row?.decode("by_ip") ?? 0)
+    }
+
+    // MARK: sessions
+
+    /// The account and device of a live session token.
+    static func session(_ session: borrowing PostgresSession, tokenHash: [UInt8], now: Date) throws -> SessionInfo? {
+        guard
+            let row = try session.query(
+                """
+                SELECT s.account_id::text AS account_id, s.device_id::text AS device_id, s.platform
+                FROM sessions s JOIN accounts a ON a.id = s.account_id
+                WHERE s.token_hash = \(PostgresBytes(tokenHash)) AND s.revoked_at IS NULL AND s.expires_at > \(now)
+                  AND a.status = 'active'
+                """
+            ).first
+        else { return nil }
+        return SessionInfo(
+            accountID: try row.decode("account_id"), deviceID: try row.decode("device_id"),
+            platform: Platform(rawValue: try row.decode("platform")) ?? .web)
+    }
+
+    /// Creates a session and returns its token (only its hash is stored).
+    static func createSession(
+        _ session: borrowing PostgresSession, accountID: String, deviceID: String?, platform: Platform, now: Date,
+        validity: TimeInterval
+    ) throws -> String {
+        let token = SecretCodes.newToken()
+        try session.query(
+            """
+            INSERT INTO sessions (token_hash, account_id, device_id, platform, created_at, expires_at)
+            VALUES (\(PostgresBytes(SecretCodes.tokenHash(token))), \(accountID)::uuid, \(deviceID)::uuid,
+                    \(platform.rawValue), \(now), \(now.addingTimeInterval(validity)))
+            """)
+        return token
+    }
+
+    /// Revokes every live session of an account (optionally only one device's).
+    static func revokeSessions(_ session: borrowing PostgresSession, accountID: String, deviceID: String? = nil, now: Date)
+        throws
+    {
+        try session.query(
+            """
+            UPDATE sessions SET revoked_at = \(now)
+            WHERE account_id = \(accountID)::uuid AND revoked_at IS NULL
+              AND (\(deviceID)::uuid IS NULL OR device_id = \(deviceID)::uuid)
+            """)
+    }
+
+    // MARK: devices
+
+    /// Binds a device to an account.
+    static func bindDevice(
+        _ session: borrowing PostgresSession, accountID: String, printID: String, fingerprint: [String: String],
+        platform: String, model: String, now: Date
+    ) throws -> String {
+        let id = newID()
+        try session.query(
+            """
+            INSERT INTO devices (id, account_id, print_id, fingerprint, platform, model, bound_at)
+            VALUES (\(id)::uuid, \(accountID)::uuid, \(printID)::uuid, \(try json(fingerprint))::jsonb, \(platform),
+                    \(model), \(now))
+            """)
+        return id
+    }
+
+    /// Devices bound to an account, with their fingerprints.
+    static func boundDevices(_ session: borrowing PostgresSession, accountID: String) throws -> [BoundDevice] {
+        try session.query(
+            """
+            SELECT id::text AS id, print_id::text AS print_id, fingerprint::text AS fingerprint
+            FROM devices WHERE account_id = \(accountID)::uuid AND unbound_at IS NULL ORDER BY bound_at
+            """
+        ).map { row in
+            BoundDevice(
+                id: try row.decode("id"), printID: try row.decode("print_id"),
+                fingerprint: try JSONDecoder().decode([String: String].self, from: Data(try row.decode("fingerprint", as: String.self).utf8)))
+        }
+    }
+
+    /// A fresh lowercase UUID.
+    static func newID() -> String { UUID().uuidString.lowercased() }
+
+    /// JSON text of an `Encodable` (for `jsonb` parameters).
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// A live session.
+struct SessionInfo: Sendable {
+    var accountID: String
+    var deviceID: String?
+    var platform: Platform
+}
+
+/// A device bound to an account.
+struct BoundDevice: Sendable {
+    var id: String
+    var printID: String
+    var fingerprint: [String: String]
+}

@@ -1,0 +1,518 @@
+import Foundation
+import Messaging
+import Platform
+import Postgres
+
+/// What the identity handlers share: the policy, the hash key and a logger.
+struct IdentityContext: Sendable {
+    var policy: Policy
+    var hashKey: [UInt8]
+
+    var registration: Policy.Registration { policy.registration }
+}
+
+// MARK: payloads
+
+struct StartRegistration: Decodable, Sendable {
+    var phone: String
+    var device: DeviceInfo
+    var ip: IPInfo
+    var scanTicket: String?
+}
+
+struct VerifySMS: Decodable, Sendable {
+    var registrationId: String
+    var code: String
+}
+
+struct SetPassword: Decodable, Sendable {
+    var registrationId: String
+    var password: String
+}
+
+struct CompleteProfile: Decodable, Sendable {
+    struct Question: Codable, Sendable {
+        var question: String
+        var answer: String
+    }
+    var registrationId: String
+    var displayName: String
+    var securityQuestions: [Question]?
+}
+
+struct SubmitDocuments: Decodable, Sendable {
+    var registrationId: String
+    var documentType: String
+    var documentRef: String
+}
+
+struct SecurityCheck: Decodable, Sendable {
+    struct Behavior: Decodable, Sendable {
+        var typingRhythmScore: Double
+        var swipeScore: Double
+    }
+    struct Liveness: Decodable, Sendable {
+        var passed: Bool
+        var score: Double?
+    }
+    var registrationId: String
+    var behavior: Behavior?
+    var liveness: Liveness?
+}
+
+/// The registration steps, in order.
+enum RegistrationStep: String {
+    case verifySMS = "verify_sms"
+    case setPassword = "set_password"
+    case completeProfile = "complete_profile"
+    case submitDocuments = "submit_documents"
+    case pendingReview = "pending_review"
+    case securityCheck = "security_check"
+    case completed
+}
+
+/// A registration row as the handlers need it.
+struct RegistrationRow {
+    var id: String
+    var phone: String
+    var international: Bool
+    var platform: String
+    var device: DeviceInfo
+    var printID: String
+    var knownDevice: Bool
+    var ip: IPInfo
+    var step: RegistrationStep
+    var restricted: [String]
+    var smsCodeHash: PostgresBytes?
+    var smsExpiresAt: Date?
+    var smsAttempts: Int
+    var passwordHash: String?
+    var displayName: String?
+    var securityQuestions: String?
+    var riskLevel: StepUpLevel?
+    var createdAt: Date
+    var expiresAt: Date
+}
+
+enum RegistrationHandlers {
+    static func register(_ router: inout Router, _ context: IdentityContext) {
+        router.command("registration.start", StartRegistration.self) { session, command, effects in
+            try start(session, command, &effects, context)
+        }
+        router.command("registration.verify_sms", VerifySMS.self) { session, command, effects in
+            try verifySMS(session, command, context)
+        }
+        router.command("registration.set_password", SetPassword.self) { session, command, effects in
+            try setPassword(session, command, context)
+        }
+        router.command("registration.complete_profile", CompleteProfile.self) { session, command, effects in
+            try completeProfile(session, command, &effects, context)
+        }
+        router.command("registration.submit_documents", SubmitDocuments.self) { session, command, effects in
+            try submitDocuments(session, command, &effects, context)
+        }
+        router.command("registration.security_check", SecurityCheck.self) { session, command, effects in
+            try securityCheck(session, command, &effects, context)
+        }
+    }
+
+    // MARK: start
+
+    static func start(
+        _ session: borrowing PostgresSession, _ command: Command<StartRegistration>, _ effects: inout MessageEffects,
+        _ context: IdentityContext
+    ) throws -> Reply {
+        let data = command.data
+        let now = command.receivedAt
+        let policy = context.policy
+        guard DeviceRules.validateFingerprint(data.device.fingerprint, policy: policy.devices) else {
+            throw MalformedMessage.invalid(field: "data.device.fingerprint")
+        }
+        let ticketValid = try data.scanTicket.map { try ScanTickets.isValid(session, ticket: $0, now: now) } ?? false
+        if let refusal = DeviceRules.entryCheck(device: data.device, hasValidScanTicket: ticketValid, policy: policy.registration) {
+            switch refusal {
+            case .webNotAvailable:
+                return .rejected(.registrationNotAvailableOnWeb, "registration is not available on the web")
+            case .scanRequired:
+                return .rejected(.scanRequired, "scan the QR code with a signed-in mobile device first")
+            case .emulatorForbidden:
+                return .rejected(.emulatorForbidden, "registration from an emulator is not allowed")
+            case .deviceUnsupported(let reason):
+                return .rejected(.deviceUnsupported, "this device is below the minimum: \(reason)")
+            }
+        }
+        let recognised = try IdentityStore.recognise(
+            session, fingerprint: data.device.fingerprint, threshold: policy.devices.similarityThreshold)
+        guard let phone = PhoneNumber.parse(data.phone) else {
+            return .rejected(.invalidPhone, "the phone number is not a valid E.164 number")
+        }
+        try IdentityStore.lock(
+            session, ["phone:" + phone.e164, "ip:" + data.ip.address] + (recognised.map { ["print:" + $0.id] } ?? []))
+        if let print = recognised,
+            try IdentityStore.accountsOnPrint(session, printID: print.id) >= policy.registration.maxAccountsPerDevice
+        {
+            return .rejected(.deviceAccountLimit, "this device already holds the most accounts allowed")
+        }
+        if try IdentityStore.accountStatus(session, phone: phone.e164) != nil {
+            return .rejected(.phoneInUse, "the phone number belongs to an account")
+        }
+        if let until = try IdentityStore.phoneBlockedUntil(session, phone: phone.e164, now: now) {
+            return .rejected(
+                .phoneInCooldown, "the phone number was released recently",
+                result: .object(["availableAt": .string(CloudEvent.timestamp(until))]))
+        }
+        let starts = try IdentityStore.recentStarts(
+            session, phone: phone.e164, printID: recognised?.id, ip: data.ip.address,
+            since: now.addingTimeInterval(-policy.registration.rateWindow.timeInterval))
+        if starts.phone >= policy.registration.startsPerPhonePerWindow
+            || starts.device >= policy.registration.startsPerDevicePerWindow
+            || starts.ip >= policy.registration.startsPerIPPerWindow
+        {
+            return .rejected(.rateLimited, "too many registrations started; try again later")
+        }
+        if let ticket = data.scanTicket, ticketValid {
+            try ScanTickets.use(session, ticket: ticket, now: now)
+        }
+        let printID = try recognised?.id ?? IdentityStore.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
+        let flags = DeviceRules.outcomeFlags(device: data.device)
+        let code = SecretCodes.smsCode(length: policy.sms.codeLength)
+        let codeExpires = now.addingTimeInterval(policy.sms.validity.timeInterval)
+        let id = IdentityStore.newID()
+        var device = data.device
+        device.fingerprint = [:]
+        try session.query(
+            """
+            INSERT INTO registrations (id, phone, international, platform, device, print_id, known_device, ip_address, ip,
+                step, restricted, warnings, sms_code_hash, sms_expires_at, created_at, expires_at)
+            VALUES (\(id)::uuid, \(phone.e164), \(!phone.isMainland), \(data.device.platform.rawValue),
+                \(try IdentityStore.json(device))::jsonb, \(printID)::uuid, \(recognised != nil), \(data.ip.address),
+                \(try IdentityStore.json(data.ip))::jsonb, \(RegistrationStep.verifySMS.rawValue), \(flags.restricted)::text[],
+                \(flags.warnings)::text[], \(PostgresBytes(SecretCodes.keyedHash(id + ":" + code, key: context.hashKey))),
+                \(codeExpires), \(now), \(now.addingTimeInterval(policy.registration.flowValidity.timeInterval)))
+            """)
+        try effects.publish(
+            topic: "notifications.sms", key: phone.e164, type: "sms.requested",
+            data: SMSRequested(phone: phone.e164, purpose: "registration", code: code, expiresAt: CloudEvent.timestamp(codeExpires)))
+        try effects.emit(
+            "registration.started", subject: id,
+            data: RegistrationStarted(
+                registrationId: id, phone: phone.masked, platform: data.device.platform.rawValue,
+                international: !phone.isMainland, restricted: flags.restricted, warnings: flags.warnings))
+        return try .ok(
+            StartResult(registrationId: id, next: RegistrationStep.verifySMS.rawValue, international: !phone.isMainland, restricted: flags.restricted),
+            warnings: flags.warnings)
+    }
+
+    // MARK: verify_sms
+
+    static func verifySMS(_ session: borrowing PostgresSession, _ command: Command<VerifySMS>, _ context: IdentityContext) throws
+        -> Reply
+    {
+        let now = command.receivedAt
+        let registration: RegistrationRow
+        switch try load(session, command.data.registrationId, expecting: .verifySMS, now: now) {
+        case .failure(let failure): return failure.reply
+        case .success(let row): registration = row
+        }
+        let maxAttempts = context.policy.sms.maxAttempts
+        if registration.smsAttempts >= maxAttempts || registration.smsCodeHash == nil {
+            return .rejected(.smsCodeLocked, "too many wrong codes; start again")
+        }
+        if let expires = registration.smsExpiresAt, now >= expires {
+            return .rejected(.smsCodeExpired, "the code has expired; start again")
+        }
+        let given = SecretCodes.keyedHash(registration.id + ":" + command.data.code, key: context.hashKey)
+        guard Sodium.constantTimeEqual(given, registration.smsCodeHash!.bytes) else {
+            let attempts = try session.query(
+                "UPDATE registrations SET sms_attempts = sms_attempts + 1 WHERE id = \(registration.id)::uuid RETURNING sms_attempts"
+            ).first?.decode("sms_attempts", as: Int.self) ?? maxAttempts
+            return .rejected(
+                .smsCodeInvalid, "the code is wrong",
+                result: .object(["attemptsLeft": .int(Int64(max(0, maxAttempts - attempts)))]))
+        }
+        // Single use: the hash goes with the step.
+        try session.query(
+            """
+            UPDATE registrations SET step = \(RegistrationStep.setPassword.rawValue), sms_code_hash = NULL
+            WHERE id = \(registration.id)::uuid
+            """)
+        return try .ok(Next(next: RegistrationStep.setPassword.rawValue))
+    }
+
+    // MARK: set_password
+
+    static func setPassword(_ session: borrowing PostgresSession, _ command: Command<SetPassword>, _ context: IdentityContext)
+        throws -> Reply
+    {
+        let registration: RegistrationRow
+        switch try load(session, command.data.registrationId, expecting: .setPassword, now: command.receivedAt) {
+        case .failure(let failure): return failure.reply
+        case .success(let row): registration = row
+        }
+        let policy = context.policy.password
+        guard PasswordRules.check(command.data.password, policy: policy) else {
+            return .rejected(
+                .passwordTooWeak,
+                "use at least \(policy.minLength) characters of more than one kind, not a common password")
+        }
+        guard
+            let hash = Sodium.passwordHash(
+                command.data.password, memoryKiB: policy.argon2MemoryKiB, iterations: policy.argon2Iterations)
+        else { throw ConfigurationError(reason: "password hashing failed (out of memory?)") }
+        try session.query(
+            """
+            UPDATE registrations SET step = \(RegistrationStep.completeProfile.rawValue), password_hash = \(hash)
+            WHERE id = \(registration.id)::uuid
+            """)
+        return try .ok(Next(next: RegistrationStep.completeProfile.rawValue))
+    }
+
+    // MARK: complete_profile
+
+    static func completeProfile(
+        _ session: borrowing PostgresSession, _ command: Command<CompleteProfile>, _ effects: inout MessageEffects,
+        _ context: IdentityContext
+    ) throws -> Reply {
+        let data = command.data
+        let registration: RegistrationRow
+        switch try load(session, data.registrationId, expecting: .completeProfile, now: command.receivedAt) {
+        case .failure(let failure): return failure.reply
+        case .success(let row): registration = row
+        }
+        let name = data.displayName.trimmingCharacters(in: .whitespacesAndNewlines)
+        if name.isEmpty || name.count > 64 {
+            throw MalformedMessage.invalid(field: "data.displayName")
+        }
+        if let questions = data.securityQuestions,
+            questions.count != 3 || questions.contains(where: { $0.question.isEmpty || $0.answer.isEmpty })
+        {
+            throw MalformedMessage.invalid(field: "data.securityQuestions")
+        }
+        // Answers are kept only as keyed hashes of their normalised form.
+        let questions = data.securityQuestions.map { list in
+            list.map { StoredQuestion(question: $0.question, answerHash: answerHash($0.answer, context: context)) }
+        }
+        let phone = PhoneNumber.parse(registration.phone)
+        let policy = context.policy
+        let burstSince = registration.createdAt.addingTimeInterval(-policy.risk.burstWindow.timeInterval)
+        let burst = try session.query(
+            """
+            SELECT count(*) AS n FROM registrations
+            WHERE created_at > \(burstSince) AND created_at <= \(registration.createdAt)
+              AND (print_id = \(registration.printID)::uuid OR ip_address = \(registration.ip.address))
+            """
+        ).first?.decode("n", as: Int.self) ?? 1
+        let assessment = RiskEngine.assess(
+            RiskInput(
+                registrationId: registration.id, knownDevice: registration.knownDevice, ip: registration.ip,
+                phoneCountry: phone.flatMap { PhoneNumber.isoCountry(forCallingCode: $0.countryCode) },
+                startsFromDeviceOrIPInWindow: burst, startedAt: registration.createdAt),
+            policy: policy.risk, key: context.hashKey)
+        let next: RegistrationStep = registration.international ? .submitDocuments : .securityCheck
+        try session.query(
+            """
+            UPDATE registrations SET step = \(next.rawValue), display_name = \(name),
+                security_questions = \(try questions.map { try IdentityStore.json($0) })::jsonb,
+                risk_level = \(assessment.level.rawValue), risk_factors = \(assessment.factors)::text[]
+            WHERE id = \(registration.id)::uuid
+            """)
+        try effects.emit(
+            "risk.assessed", subject: registration.id,
+            data: RiskAssessed(registrationId: registration.id, level: assessment.level.rawValue, factors: assessment.factors))
+        return try .ok(ProfileResult(next: next.rawValue, requiredLevel: assessment.level.rawValue))
+    }
+
+    /// The keyed hash of a security answer, case and surrounding space ignored.
+    static func answerHash(_ answer: String, context: IdentityContext) -> String {
+        let normalised = answer.precomposedStringWithCompatibilityMapping.lowercased()
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return SecretCodes.keyedHash("answer:" + normalised, key: context.hashKey).hexString
+    }
+
+    // MARK: submit_documents
+
+    static func submitDocuments(
+        _ session: borrowing PostgresSession, _ command: Command<SubmitDocuments>, _ effects: inout MessageEffects,
+        _ context: IdentityContext
+    ) throws -> Reply {
+        let data = command.data
+        let now = command.receivedAt
+        let registration: RegistrationRow
+        switch try load(session, data.registrationId, expecting: .submitDocuments, now: now) {
+        case .failure(let failure): return failure.reply
+        case .success(let row): registration = row
+        }
+        let taskID = IdentityStore.newID()
+        let due = BusinessDays.add(context.policy.verification.internationalReviewBusinessDays, to: now)
+        try session.query(
+            """
+            INSERT INTO review_tasks (id, kind, registration_id, evidence, due_at, created_at)
+            VALUES (\(taskID)::uuid, 'international_number', \(registration.id)::uuid,
+                    \(try IdentityStore.json(["documentType": data.documentType, "documentRef": data.documentRef]))::jsonb,
+                    \(due), \(now))
+            """)
+        try session.query(
+            "UPDATE registrations SET step = \(RegistrationStep.pendingReview.rawValue) WHERE id = \(registration.id)::uuid")
+        try effects.emit(
+            "review.opened", subject: registration.id,
+            data: ReviewOpened(taskId: taskID, kind: "international_number", dueAt: CloudEvent.timestamp(due)))
+        return Reply(
+            status: .pendingReview, code: .ok, message: "documents received; a reviewer will decide",
+            result: .object(["taskId": .string(taskID), "dueAt": .string(CloudEvent.timestamp(due))]))
+    }
+
+    // MARK: security_check
+
+    static func securityCheck(
+        _ session: borrowing PostgresSession, _ command: Command<SecurityCheck>, _ effects: inout MessageEffects,
+        _ context: IdentityContext
+    ) throws -> Reply {
+        let data = command.data
+        let now = command.receivedAt
+        let registration: RegistrationRow
+        switch try load(session, data.registrationId, expecting: .securityCheck, now: now) {
+        case .failure(let failure): return failure.reply
+        case .success(let row): registration = row
+        }
+        let minimum = context.policy.risk.behaviorMinScore
+        switch registration.riskLevel ?? .basic {
+        case .basic:
+            break
+        case .medium:
+            guard let behavior = data.behavior, behavior.typingRhythmScore >= minimum, behavior.swipeScore >= minimum
+            else {
+                return .rejected(
+                    .stepUpRequired, "behavioural verification did not pass",
+                    result: .object(["requiredLevel": .string("medium")]))
+            }
+        case .high:
+            guard data.liveness?.passed == true else {
+                return .rejected(
+                    .livenessFailed, "liveness check failed; record again",
+                    result: .object(["requiredLevel": .string("high")]))
+            }
+        }
+        return try AccountCreation.create(session, registration: registration, effects: &effects, context: context, now: now)
+    }
+
+    // MARK: loading
+
+    /// Loads and locks a registration that must be at `step`.
+    static func load(_ session: borrowing PostgresSession, _ id: String, expecting step: RegistrationStep, now: Date) throws
+        -> Result<RegistrationRow, ReplyFailure>
+    {
+        guard UUID(uuidString: id) != nil,
+            let row = try session.query(
+                """
+                SELECT id::text AS id, phone, international, platform, device::text AS device, print_id::text AS print_id,
+                       known_device, ip::text AS ip, step, restricted, sms_code_hash, sms_expires_at, sms_attempts,
+                       password_hash, display_name, security_questions::text AS security_questions, risk_level,
+                       created_at, expires_at
+                FROM registrations WHERE id = \(id)::uuid FOR UPDATE
+                """
+            ).first
+        else {
+            return .failure(ReplyFailure(.rejected(.registrationNotFound, "no such registration")))
+        }
+        let decoder = JSONDecoder()
+        let registration = RegistrationRow(
+            id: try row.decode("id"), phone: try row.decode("phone"), international: try row.decode("international"),
+            platform: try row.decode("platform"),
+            device: try decoder.decode(DeviceInfo.self, from: Data(try row.decode("device", as: String.self).utf8)),
+            printID: try row.decode("print_id"), knownDevice: try row.decode("known_device"),
+            ip: try decoder.decode(IPInfo.self, from: Data(try row.decode("ip", as: String.self).utf8)),
+            step: RegistrationStep(rawValue: try row.decode("step")) ?? .completed,
+            restricted: try row.decode("restricted"), smsCodeHash: try row.decode("sms_code_hash"),
+            smsExpiresAt: try row.decode("sms_expires_at"), smsAttempts: try row.decode("sms_attempts"),
+            passwordHash: try row.decode("password_hash"), displayName: try row.decode("display_name"),
+            securityQuestions: try row.decode("security_questions"),
+            riskLevel: (try row.decode("risk_level", as: String?.self)).flatMap(StepUpLevel.init(rawValue:)),
+            createdAt: try row.decode("created_at"), expiresAt: try row.decode("expires_at"))
+        if registration.step != step {
+            if registration.step == .completed {
+                return .failure(ReplyFailure(.rejected(.registrationNotFound, "this registration is finished")))
+            }
+            return .failure(
+                ReplyFailure(
+                    .rejected(
+                        .stepOutOfOrder, "the next step is \(registration.step.rawValue)",
+                        result: .object(["next": .string(registration.step.rawValue)]))))
+        }
+        if now >= registration.expiresAt && registration.step != .pendingReview {
+            return .failure(ReplyFailure(.rejected(.registrationExpired, "the registration expired; start again")))
+        }
+        return .success(registration)
+    }
+}
+
+/// A reply that ends a handler early (wrapped so it can travel in a `Result`).
+struct ReplyFailure: Error {
+    var reply: Reply
+    init(_ reply: Reply) { self.reply = reply }
+}
+
+/// Adds business days (Monday to Friday), keeping the time of day.
+enum BusinessDays {
+    static func add(_ days: Int, to date: Date) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Asia/Shanghai") ?? .gmt
+        var result = date
+        var left = days
+        while left > 0 {
+            result = calendar.date(byAdding: .day, value: 1, to: result) ?? result.addingTimeInterval(86_400)
+            if !calendar.isDateInWeekend(result) { left -= 1 }
+        }
+        return result
+    }
+}
+
+// MARK: results and events
+
+struct StartResult: Encodable {
+    var registrationId: String
+    var next: String
+    var international: Bool
+    var restricted: [String]
+}
+
+struct Next: Encodable {
+    var next: String
+}
+
+struct ProfileResult: Encodable {
+    var next: String
+    var requiredLevel: String
+}
+
+struct StoredQuestion: Codable {
+    var question: String
+    var answerHash: String
+}
+
+struct SMSRequested: Encodable {
+    var phone: String
+    var purpose: String
+    var code: String
+    var expiresAt: String
+}
+
+struct RegistrationStarted: Encodable {
+    var registrationId: String
+    var phone: String
+    var platform: String
+    var international: Bool
+    var restricted: [String]
+    var warnings: [String]
+}
+
+struct RiskAssessed: Encodable {
+    var registrationId: String
+    var level: String
+    var factors: [String]
+}
+
+struct ReviewOpened: Encodable {
+    var taskId: String
+    var kind: String
+    var dueAt: String
+}
