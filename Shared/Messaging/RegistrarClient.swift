@@ -91,7 +91,8 @@ public final class RegistrarClient: Sendable {
         let reader = try followed.withLock { readers -> KafkaConsumer in
             if let reader = readers[topic] { return reader }
             let reader = try KafkaConsumer(
-                configuration: configuration, readingFromBeginning: [topics.name(topic)], logger: Logger(label: "reader"))
+                configuration: configuration, readingFromBeginning: [topics.name(topic)],
+                logger: Logger(label: "reader"))
             readers[topic] = reader
             return reader
         }

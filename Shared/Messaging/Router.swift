@@ -118,7 +118,8 @@ public struct Router: Sendable {
             case .failure(let malformed): return .malformed(malformed)
             case .success(let data):
                 do {
-                    return .reply(try handler(session, Command(envelope: envelope, data: data, receivedAt: now), &effects))
+                    return .reply(
+                        try handler(session, Command(envelope: envelope, data: data, receivedAt: now), &effects))
                 } catch var malformed as MalformedMessage {
                     malformed.messageID = envelope.id
                     malformed.correlationID = envelope.correlationid

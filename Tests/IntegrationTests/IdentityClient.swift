@@ -77,7 +77,8 @@ struct IdentityClient {
     // MARK: flows
 
     /// `registration.start`.
-    func start(phone: String, device: JSONValue = device(), ip: JSONValue = ip(), scanTicket: String? = nil) async throws
+    func start(phone: String, device: JSONValue = device(), ip: JSONValue = ip(), scanTicket: String? = nil)
+        async throws
         -> Answer
     {
         var data: [String: JSONValue] = ["phone": .string(phone), "device": device, "ip": ip]
@@ -101,12 +102,15 @@ struct IdentityClient {
         let started = try await start(phone: phone, device: device, ip: ip)
         guard let registrationId = started.string("registrationId") else { throw Failure("start: \(started.event)") }
         let code = try await smsCode(for: phone)
-        let verified = try await send("registration.verify_sms", ["registrationId": .string(registrationId), "code": .string(code)])
+        let verified = try await send(
+            "registration.verify_sms", ["registrationId": .string(registrationId), "code": .string(code)])
         guard verified.code == "OK" else { throw Failure("verify_sms: \(verified.event)") }
         let password = try await send(
             "registration.set_password", ["registrationId": .string(registrationId), "password": .string(password)])
         guard password.code == "OK" else { throw Failure("set_password: \(password.event)") }
-        var profile: [String: JSONValue] = ["registrationId": .string(registrationId), "displayName": .string("Tester")]
+        var profile: [String: JSONValue] = [
+            "registrationId": .string(registrationId), "displayName": .string("Tester"),
+        ]
         if let questions {
             profile["securityQuestions"] = .array(
                 questions.map { .object(["question": .string($0.0), "answer": .string($0.1)]) })

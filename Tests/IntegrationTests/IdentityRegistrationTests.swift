@@ -1,8 +1,8 @@
 import Foundation
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Registration through `identity.commands`, read back from `registrar.replies`, `identity.events`
 /// and `notifications.sms`, as a client would.
@@ -29,7 +29,8 @@ struct IdentityRegistrationTests {
             "registration.verify_sms", ["registrationId": .string(registrationId), "code": .string(code)])
         #expect(verified.code == "OK" && verified.string("next") == "set_password")
         let password = try await identity.send(
-            "registration.set_password", ["registrationId": .string(registrationId), "password": .string("Sunflower-42")])
+            "registration.set_password",
+            ["registrationId": .string(registrationId), "password": .string("Sunflower-42")])
         #expect(password.string("next") == "complete_profile")
         let profile = try await identity.send(
             "registration.complete_profile",
@@ -64,14 +65,16 @@ struct IdentityRegistrationTests {
     }
 
     @Test func everyPlatformsEntryRuleHolds() async throws {
-        let web = try await identity.start(phone: IdentityClient.phone(), device: IdentityClient.device(platform: "web"))
+        let web = try await identity.start(
+            phone: IdentityClient.phone(), device: IdentityClient.device(platform: "web"))
         #expect(web.code == "REGISTRATION_NOT_AVAILABLE_ON_WEB")
         for desktop in ["windows", "macos"] {
             let refused = try await identity.start(
                 phone: IdentityClient.phone(), device: IdentityClient.device(platform: desktop, osVersion: "11"))
             #expect(refused.code == "SCAN_REQUIRED", "\(desktop)")
         }
-        let emulator = try await identity.start(phone: IdentityClient.phone(), device: IdentityClient.device(emulator: true))
+        let emulator = try await identity.start(
+            phone: IdentityClient.phone(), device: IdentityClient.device(emulator: true))
         #expect(emulator.code == "EMULATOR_FORBIDDEN")
         let unsupported: [JSONValue] = [
             IdentityClient.device(platform: "ios", osVersion: "10.3", chip: "A12"),
@@ -107,7 +110,8 @@ struct IdentityRegistrationTests {
     }
 
     @Test func rootedDevicesAreRestrictedAndCustomROMsWarned() async throws {
-        let rooted = try await identity.start(phone: IdentityClient.phone(), device: IdentityClient.device(rooted: true))
+        let rooted = try await identity.start(
+            phone: IdentityClient.phone(), device: IdentityClient.device(rooted: true))
         #expect(rooted.code == "OK")
         #expect(rooted.result["restricted"] == .array([.string("payment")]))
         let rom = try await identity.start(
@@ -161,7 +165,8 @@ struct IdentityRegistrationTests {
         var changed = fingerprint
         changed["screen"] = "other"
         changed["locale"] = "other"
-        let fourth = try await identity.start(phone: IdentityClient.phone(), device: IdentityClient.device(fingerprint: changed))
+        let fourth = try await identity.start(
+            phone: IdentityClient.phone(), device: IdentityClient.device(fingerprint: changed))
         #expect(fourth.code == "DEVICE_ACCOUNT_LIMIT")
     }
 
@@ -186,18 +191,21 @@ struct IdentityRegistrationTests {
         let phone = IdentityClient.phone()
         let registrationId = try #require(try await identity.start(phone: phone).string("registrationId"))
         let code = try await identity.smsCode(for: phone)
-        _ = try await identity.send("registration.verify_sms", ["registrationId": .string(registrationId), "code": .string(code)])
+        _ = try await identity.send(
+            "registration.verify_sms", ["registrationId": .string(registrationId), "code": .string(code)])
         for weak in ["short1A", "abcdefghij", "12345678", "password1", "QWERTYUIOP"] {
             let answer = try await identity.send(
                 "registration.set_password", ["registrationId": .string(registrationId), "password": .string(weak)])
             #expect(answer.code == "PASSWORD_TOO_WEAK", "\(weak)")
         }
         let ok = try await identity.send(
-            "registration.set_password", ["registrationId": .string(registrationId), "password": .string("Sunflower-42")])
+            "registration.set_password",
+            ["registrationId": .string(registrationId), "password": .string("Sunflower-42")])
         #expect(ok.code == "OK")
         // No password or code in the registration row.
         let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["identity"]))
-        let row = try #require(try await pool.query("SELECT password_hash FROM registrations WHERE id = \(registrationId)::uuid").first)
+        let row = try #require(
+            try await pool.query("SELECT password_hash FROM registrations WHERE id = \(registrationId)::uuid").first)
         #expect(try row.decode("password_hash", as: String.self).hasPrefix("$argon2id$"))
     }
 
@@ -205,7 +213,8 @@ struct IdentityRegistrationTests {
         let phone = IdentityClient.phone()
         let registrationId = try #require(try await identity.start(phone: phone).string("registrationId"))
         let early = try await identity.send(
-            "registration.set_password", ["registrationId": .string(registrationId), "password": .string("Sunflower-42")])
+            "registration.set_password",
+            ["registrationId": .string(registrationId), "password": .string("Sunflower-42")])
         #expect(early.code == "STEP_OUT_OF_ORDER" && early.string("next") == "verify_sms")
         let unknown = try await identity.send(
             "registration.verify_sms", ["registrationId": .string(UUID().uuidString), "code": .string("123456")])
@@ -220,14 +229,18 @@ struct IdentityRegistrationTests {
     }
 
     @Test func internationalNumbersGoToReview() async throws {
-        let (registrationId, profile) = try await identity.registerToSecurityCheck(phone: "+8529\(Int.random(in: 1_000_000...9_999_999))")
+        let (registrationId, profile) = try await identity.registerToSecurityCheck(
+            phone: "+8529\(Int.random(in: 1_000_000...9_999_999))")
         #expect(profile.string("next") == "submit_documents")
         let early = try await identity.send(
             "registration.security_check", ["registrationId": .string(registrationId)])
         #expect(early.code == "STEP_OUT_OF_ORDER")
         let submitted = try await identity.send(
             "registration.submit_documents",
-            ["registrationId": .string(registrationId), "documentType": .string("passport"), "documentRef": .string("doc-1")])
+            [
+                "registrationId": .string(registrationId), "documentType": .string("passport"),
+                "documentRef": .string("doc-1"),
+            ])
         #expect(submitted.status == "pending_review")
         #expect(submitted.string("taskId") != nil)
     }
@@ -235,7 +248,9 @@ struct IdentityRegistrationTests {
     @Test func aResentCommandAnswersTheSameAndCreatesNothing() async throws {
         let phone = IdentityClient.phone()
         let id = UUID().uuidString.lowercased()
-        let data: [String: JSONValue] = ["phone": .string(phone), "device": IdentityClient.device(), "ip": IdentityClient.ip()]
+        let data: [String: JSONValue] = [
+            "phone": .string(phone), "device": IdentityClient.device(), "ip": IdentityClient.ip(),
+        ]
         let first = try await identity.send("registration.start", data, id: id)
         let envelope = RegistrarClient.command(type: "registration.start", data: .object(data), id: id)
         try await identity.client.sendRaw(
@@ -245,21 +260,25 @@ struct IdentityRegistrationTests {
         }.compactMap(\.event).filter { $0.inreplyto == id }
         #expect(replies.count == 2 && replies.allSatisfy { $0 == first.event })
         let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["identity"]))
-        #expect(try await pool.query("SELECT count(*) AS n FROM registrations WHERE phone = \(phone)").first?.decode("n", as: Int.self) == 1)
+        #expect(
+            try await pool.query("SELECT count(*) AS n FROM registrations WHERE phone = \(phone)").first?.decode(
+                "n", as: Int.self) == 1)
     }
 
     // MARK: helpers
 
     func phoneOf(_ accountId: String) async throws -> String {
         let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["identity"]))
-        return try #require(try await pool.query("SELECT phone FROM accounts WHERE id = \(accountId)::uuid").first).decode("phone")
+        return try #require(try await pool.query("SELECT phone FROM accounts WHERE id = \(accountId)::uuid").first)
+            .decode("phone")
     }
 
     func waitForStatus(_ accountId: String, _ status: String) async throws {
         let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["identity"]))
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            let current: String? = try await pool.query("SELECT status FROM accounts WHERE id = \(accountId)::uuid").first?.decode("status")
+            let current: String? = try await pool.query("SELECT status FROM accounts WHERE id = \(accountId)::uuid")
+                .first?.decode("status")
             if current == status { return }
             try await Task.sleep(for: .milliseconds(50))
         }

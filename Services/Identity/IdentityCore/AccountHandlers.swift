@@ -37,7 +37,8 @@ enum AccountCreation {
             WHERE print_id = \(registration.printID)::uuid
             """
         ).first?.decode("f", as: String?.self)
-        let attributes = try fingerprint.map { try JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+        let attributes =
+            try fingerprint.map { try JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
         let deviceID = try IdentityStore.bindDevice(
             session, accountID: accountID, printID: registration.printID, fingerprint: attributes,
             platform: registration.platform, model: registration.device.model, now: now)
@@ -77,7 +78,8 @@ enum ScanTickets {
 
     static func use(_ session: borrowing PostgresSession, ticket: String, now: Date) throws {
         try session.query(
-            "UPDATE scan_tickets SET used_at = \(now) WHERE ticket_hash = \(PostgresBytes(SecretCodes.tokenHash(ticket)))")
+            "UPDATE scan_tickets SET used_at = \(now) WHERE ticket_hash = \(PostgresBytes(SecretCodes.tokenHash(ticket)))"
+        )
     }
 
     static func issue(_ session: borrowing PostgresSession, accountID: String, now: Date, validity: TimeInterval) throws

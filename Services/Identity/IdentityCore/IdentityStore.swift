@@ -34,7 +34,8 @@ enum IdentityStore {
     {
         let id = newID()
         try session.query(
-            "INSERT INTO device_prints (id, attribute_count, created_at) VALUES (\(id)::uuid, \(fingerprint.count), \(now))")
+            "INSERT INTO device_prints (id, attribute_count, created_at) VALUES (\(id)::uuid, \(fingerprint.count), \(now))"
+        )
         let names = Array(fingerprint.keys)
         let values = names.map { fingerprint[$0]! }
         try session.query(
@@ -125,7 +126,9 @@ enum IdentityStore {
     }
 
     /// Revokes every live session of an account (optionally only one device's).
-    static func revokeSessions(_ session: borrowing PostgresSession, accountID: String, deviceID: String? = nil, now: Date)
+    static func revokeSessions(
+        _ session: borrowing PostgresSession, accountID: String, deviceID: String? = nil, now: Date
+    )
         throws
     {
         try session.query(
@@ -163,7 +166,8 @@ enum IdentityStore {
         ).map { row in
             BoundDevice(
                 id: try row.decode("id"), printID: try row.decode("print_id"),
-                fingerprint: try JSONDecoder().decode([String: String].self, from: Data(try row.decode("fingerprint", as: String.self).utf8)))
+                fingerprint: try JSONDecoder().decode(
+                    [String: String].self, from: Data(try row.decode("fingerprint", as: String.self).utf8)))
         }
     }
 

@@ -19,7 +19,9 @@ enum LifecycleEvents {
         }
         router.event("account.deregistered", on: topic, AccountEvent.self) { session, event, _ in
             let now = event.receivedAt
-            guard let phone = try setStatus(session, event.data.accountId, to: "deregistered", from: ["active", "frozen"], now: now)
+            guard
+                let phone = try setStatus(
+                    session, event.data.accountId, to: "deregistered", from: ["active", "frozen"], now: now)
             else { return }
             let until = now.addingTimeInterval(context.policy.registration.phoneReuseCooldown.timeInterval)
             try session.query(
@@ -28,14 +30,17 @@ enum LifecycleEvents {
                 ON CONFLICT (phone) DO UPDATE SET blocked_until = GREATEST(phone_blocks.blocked_until, EXCLUDED.blocked_until)
                 """)
             try session.query(
-                "UPDATE devices SET unbound_at = \(now) WHERE account_id = \(event.data.accountId)::uuid AND unbound_at IS NULL")
+                "UPDATE devices SET unbound_at = \(now) WHERE account_id = \(event.data.accountId)::uuid AND unbound_at IS NULL"
+            )
         }
     }
 
     /// Moves the account to `status` when it is in one of `from`, revoking its sessions unless it
     /// becomes active; returns its phone when it moved.
     @discardableResult
-    static func setStatus(_ session: borrowing PostgresSession, _ accountID: String, to status: String, from: [String], now: Date)
+    static func setStatus(
+        _ session: borrowing PostgresSession, _ accountID: String, to status: String, from: [String], now: Date
+    )
         throws -> String?
     {
         guard UUID(uuidString: accountID) != nil,

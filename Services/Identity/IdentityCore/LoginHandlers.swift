@@ -97,9 +97,11 @@ enum LoginHandlers {
                 result: .object(["retryAfterSeconds": .int(Int64(until.timeIntervalSince(now).rounded(.up)))]))
         }
         guard Sodium.passwordVerify(data.password, hash: try account.decode("password_hash")) else {
-            return try failedLogin(session, accountID: accountID, account: account, effects: &effects, policy: policy, now: now)
+            return try failedLogin(
+                session, accountID: accountID, account: account, effects: &effects, policy: policy, now: now)
         }
-        try session.query("UPDATE accounts SET failed_logins = 0, failure_window_start = NULL WHERE id = \(accountID)::uuid")
+        try session.query(
+            "UPDATE accounts SET failed_logins = 0, failure_window_start = NULL WHERE id = \(accountID)::uuid")
         if try account.decode("locked", as: Bool.self) {
             return .rejected(.accountLocked, "the account is locked; contact support")
         }
@@ -108,7 +110,9 @@ enum LoginHandlers {
         }
         let devices = try IdentityStore.boundDevices(session, accountID: accountID)
         let threshold = policy.devices.similarityThreshold
-        let scored = devices.map { ($0, DeviceRules.similarity(candidate: data.device.fingerprint, stored: $0.fingerprint)) }
+        let scored = devices.map {
+            ($0, DeviceRules.similarity(candidate: data.device.fingerprint, stored: $0.fingerprint))
+        }
         if let (device, _) = scored.filter({ $0.1 >= threshold }).max(by: { $0.1 < $1.1 }) {
             let token = try IdentityStore.createSession(
                 session, accountID: accountID, deviceID: device.id, platform: data.device.platform, now: now,
@@ -135,7 +139,9 @@ enum LoginHandlers {
         let printID =
             try IdentityStore.recognise(session, fingerprint: data.device.fingerprint, threshold: threshold)?.id
             ?? IdentityStore.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
-        let methods = ["original_device_scan"] + ((try account.decode("has_questions", as: Bool.self)) ? ["security_questions"] : [])
+        let methods =
+            ["original_device_scan"]
+            + ((try account.decode("has_questions", as: Bool.self)) ? ["security_questions"] : [])
         let challengeID = IdentityStore.newID()
         try session.query(
             """
@@ -161,7 +167,8 @@ enum LoginHandlers {
         if failures >= policy.login.maxFailures {
             let lockouts = try account.decode("lockouts", as: Int.self) + 1
             let seconds = min(
-                policy.login.baseLockout.timeInterval * pow(2, Double(lockouts - 1)), policy.login.maxLockout.timeInterval)
+                policy.login.baseLockout.timeInterval * pow(2, Double(lockouts - 1)),
+                policy.login.maxLockout.timeInterval)
             let until = now.addingTimeInterval(seconds)
             try session.query(
                 """
@@ -171,7 +178,8 @@ enum LoginHandlers {
                 """)
             try effects.emit(
                 "account.locked", subject: accountID,
-                data: AccountLocked(accountId: accountID, reason: "password_failures", until: CloudEvent.timestamp(until)))
+                data: AccountLocked(
+                    accountId: accountID, reason: "password_failures", until: CloudEvent.timestamp(until)))
             return .rejected(
                 .accountTemporarilyLocked, "too many failed sign-ins; try again later",
                 result: .object(["retryAfterSeconds": .int(Int64(seconds.rounded(.up)))]))
@@ -181,7 +189,8 @@ enum LoginHandlers {
             UPDATE accounts SET failed_logins = \(failures), failure_window_start = \(fresh ? now : windowStart)
             WHERE id = \(accountID)::uuid
             """)
-        try effects.emit("login.failed", subject: accountID, data: LoginFailed(accountId: accountID, reason: "password"))
+        try effects.emit(
+            "login.failed", subject: accountID, data: LoginFailed(accountId: accountID, reason: "password"))
         return .rejected(.invalidCredentials, "wrong phone number or password")
     }
 
@@ -216,9 +225,11 @@ enum LoginHandlers {
             session, accountID: accountID, printID: try challenge.decode("print_id"), fingerprint: fingerprint,
             platform: platform, model: try challenge.decode("model"), now: now)
         try session.query(
-            "UPDATE challenges SET resolved_at = \(now), outcome = \(outcome) WHERE id = \(try challenge.decode("id", as: String.self))::uuid")
+            "UPDATE challenges SET resolved_at = \(now), outcome = \(outcome) WHERE id = \(try challenge.decode("id", as: String.self))::uuid"
+        )
         try effects.emit(
-            "device.bound", subject: accountID, data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: platform))
+            "device.bound", subject: accountID,
+            data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: platform))
         return .success(deviceID)
     }
 
@@ -236,7 +247,9 @@ enum LoginHandlers {
         guard try challenge.decode("account_id", as: String.self) == caller.accountID else {
             return .rejected(.forbidden, "the challenge belongs to another account")
         }
-        switch try bindChallenged(session, challenge, outcome: "approved", effects: &effects, policy: context.policy, now: now) {
+        switch try bindChallenged(
+            session, challenge, outcome: "approved", effects: &effects, policy: context.policy, now: now)
+        {
         case .failure(let failure): return failure.reply
         case .success(let deviceID): return try .ok(["deviceId": deviceID])
         }
@@ -276,7 +289,8 @@ enum LoginHandlers {
             let wrong = try account.decode("wrong_answers", as: Int.self) + 1
             let limit = context.policy.devices.maxWrongSecurityAnswers
             try session.query(
-                "UPDATE accounts SET wrong_answers = \(wrong), locked = \(wrong >= limit) WHERE id = \(accountID)::uuid")
+                "UPDATE accounts SET wrong_answers = \(wrong), locked = \(wrong >= limit) WHERE id = \(accountID)::uuid"
+            )
             if wrong >= limit {
                 try IdentityStore.revokeSessions(session, accountID: accountID, now: now)
                 try effects.emit(
@@ -293,7 +307,9 @@ enum LoginHandlers {
         }
         try session.query("UPDATE accounts SET wrong_answers = 0 WHERE id = \(accountID)::uuid")
         let deviceID: String
-        switch try bindChallenged(session, challenge, outcome: "answered", effects: &effects, policy: context.policy, now: now) {
+        switch try bindChallenged(
+            session, challenge, outcome: "answered", effects: &effects, policy: context.policy, now: now)
+        {
         case .failure(let failure): return failure.reply
         case .success(let id): deviceID = id
         }
@@ -326,10 +342,12 @@ enum LoginHandlers {
             return .rejected(.forbidden, "the device belongs to another account")
         }
         try session.query("UPDATE devices SET unbound_at = \(now) WHERE id = \(command.data.deviceId)::uuid")
-        try IdentityStore.revokeSessions(session, accountID: caller.accountID, deviceID: command.data.deviceId, now: now)
+        try IdentityStore.revokeSessions(
+            session, accountID: caller.accountID, deviceID: command.data.deviceId, now: now)
         try effects.emit(
             "device.unbound", subject: caller.accountID,
-            data: DeviceEvent(accountId: caller.accountID, deviceId: command.data.deviceId, platform: try device.decode("platform")))
+            data: DeviceEvent(
+                accountId: caller.accountID, deviceId: command.data.deviceId, platform: try device.decode("platform")))
         return try .ok(["deviceId": command.data.deviceId])
     }
 }

@@ -129,7 +129,9 @@ enum RegistrationHandlers {
             throw MalformedMessage.invalid(field: "data.device.fingerprint")
         }
         let ticketValid = try data.scanTicket.map { try ScanTickets.isValid(session, ticket: $0, now: now) } ?? false
-        if let refusal = DeviceRules.entryCheck(device: data.device, hasValidScanTicket: ticketValid, policy: policy.registration) {
+        if let refusal = DeviceRules.entryCheck(
+            device: data.device, hasValidScanTicket: ticketValid, policy: policy.registration)
+        {
             switch refusal {
             case .webNotAvailable:
                 return .rejected(.registrationNotAvailableOnWeb, "registration is not available on the web")
@@ -173,7 +175,8 @@ enum RegistrationHandlers {
         if let ticket = data.scanTicket, ticketValid {
             try ScanTickets.use(session, ticket: ticket, now: now)
         }
-        let printID = try recognised?.id ?? IdentityStore.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
+        let printID =
+            try recognised?.id ?? IdentityStore.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
         let flags = DeviceRules.outcomeFlags(device: data.device)
         let code = SecretCodes.smsCode(length: policy.sms.codeLength)
         let codeExpires = now.addingTimeInterval(policy.sms.validity.timeInterval)
@@ -192,20 +195,25 @@ enum RegistrationHandlers {
             """)
         try effects.publish(
             topic: "notifications.sms", key: phone.e164, type: "sms.requested",
-            data: SMSRequested(phone: phone.e164, purpose: "registration", code: code, expiresAt: CloudEvent.timestamp(codeExpires)))
+            data: SMSRequested(
+                phone: phone.e164, purpose: "registration", code: code, expiresAt: CloudEvent.timestamp(codeExpires)))
         try effects.emit(
             "registration.started", subject: id,
             data: RegistrationStarted(
                 registrationId: id, phone: phone.masked, platform: data.device.platform.rawValue,
                 international: !phone.isMainland, restricted: flags.restricted, warnings: flags.warnings))
         return try .ok(
-            StartResult(registrationId: id, next: RegistrationStep.verifySMS.rawValue, international: !phone.isMainland, restricted: flags.restricted),
+            StartResult(
+                registrationId: id, next: RegistrationStep.verifySMS.rawValue, international: !phone.isMainland,
+                restricted: flags.restricted),
             warnings: flags.warnings)
     }
 
     // MARK: verify_sms
 
-    static func verifySMS(_ session: borrowing PostgresSession, _ command: Command<VerifySMS>, _ context: IdentityContext) throws
+    static func verifySMS(
+        _ session: borrowing PostgresSession, _ command: Command<VerifySMS>, _ context: IdentityContext
+    ) throws
         -> Reply
     {
         let now = command.receivedAt
@@ -223,9 +231,10 @@ enum RegistrationHandlers {
         }
         let given = SecretCodes.keyedHash(registration.id + ":" + command.data.code, key: context.hashKey)
         guard Sodium.constantTimeEqual(given, registration.smsCodeHash!.bytes) else {
-            let attempts = try session.query(
-                "UPDATE registrations SET sms_attempts = sms_attempts + 1 WHERE id = \(registration.id)::uuid RETURNING sms_attempts"
-            ).first?.decode("sms_attempts", as: Int.self) ?? maxAttempts
+            let attempts =
+                try session.query(
+                    "UPDATE registrations SET sms_attempts = sms_attempts + 1 WHERE id = \(registration.id)::uuid RETURNING sms_attempts"
+                ).first?.decode("sms_attempts", as: Int.self) ?? maxAttempts
             return .rejected(
                 .smsCodeInvalid, "the code is wrong",
                 result: .object(["attemptsLeft": .int(Int64(max(0, maxAttempts - attempts)))]))
@@ -241,7 +250,9 @@ enum RegistrationHandlers {
 
     // MARK: set_password
 
-    static func setPassword(_ session: borrowing PostgresSession, _ command: Command<SetPassword>, _ context: IdentityContext)
+    static func setPassword(
+        _ session: borrowing PostgresSession, _ command: Command<SetPassword>, _ context: IdentityContext
+    )
         throws -> Reply
     {
         let registration: RegistrationRow
@@ -295,13 +306,14 @@ enum RegistrationHandlers {
         let phone = PhoneNumber.parse(registration.phone)
         let policy = context.policy
         let burstSince = registration.createdAt.addingTimeInterval(-policy.risk.burstWindow.timeInterval)
-        let burst = try session.query(
-            """
-            SELECT count(*) AS n FROM registrations
-            WHERE created_at > \(burstSince) AND created_at <= \(registration.createdAt)
-              AND (print_id = \(registration.printID)::uuid OR ip_address = \(registration.ip.address))
-            """
-        ).first?.decode("n", as: Int.self) ?? 1
+        let burst =
+            try session.query(
+                """
+                SELECT count(*) AS n FROM registrations
+                WHERE created_at > \(burstSince) AND created_at <= \(registration.createdAt)
+                  AND (print_id = \(registration.printID)::uuid OR ip_address = \(registration.ip.address))
+                """
+            ).first?.decode("n", as: Int.self) ?? 1
         let assessment = RiskEngine.assess(
             RiskInput(
                 registrationId: registration.id, knownDevice: registration.knownDevice, ip: registration.ip,
@@ -318,7 +330,8 @@ enum RegistrationHandlers {
             """)
         try effects.emit(
             "risk.assessed", subject: registration.id,
-            data: RiskAssessed(registrationId: registration.id, level: assessment.level.rawValue, factors: assessment.factors))
+            data: RiskAssessed(
+                registrationId: registration.id, level: assessment.level.rawValue, factors: assessment.factors))
         return try .ok(ProfileResult(next: next.rawValue, requiredLevel: assessment.level.rawValue))
     }
 
@@ -352,7 +365,8 @@ enum RegistrationHandlers {
                     \(due), \(now))
             """)
         try session.query(
-            "UPDATE registrations SET step = \(RegistrationStep.pendingReview.rawValue) WHERE id = \(registration.id)::uuid")
+            "UPDATE registrations SET step = \(RegistrationStep.pendingReview.rawValue) WHERE id = \(registration.id)::uuid"
+        )
         try effects.emit(
             "review.opened", subject: registration.id,
             data: ReviewOpened(taskId: taskID, kind: "international_number", dueAt: CloudEvent.timestamp(due)))
@@ -392,13 +406,15 @@ enum RegistrationHandlers {
                     result: .object(["requiredLevel": .string("high")]))
             }
         }
-        return try AccountCreation.create(session, registration: registration, effects: &effects, context: context, now: now)
+        return try AccountCreation.create(
+            session, registration: registration, effects: &effects, context: context, now: now)
     }
 
     // MARK: loading
 
     /// Loads and locks a registration that must be at `step`.
-    static func load(_ session: borrowing PostgresSession, _ id: String, expecting step: RegistrationStep, now: Date) throws
+    static func load(_ session: borrowing PostgresSession, _ id: String, expecting step: RegistrationStep, now: Date)
+        throws
         -> Result<RegistrationRow, ReplyFailure>
     {
         guard UUID(uuidString: id) != nil,

@@ -1,0 +1,112 @@
+import Foundation
+import Messaging
+import TestSupport
+import Testing
+
+/// Rules that need a shortened or forced policy run against a private identity instance.
+@Suite(.enabled(if: TestStack.enabled))
+struct IdentityPolicyTests {
+    static let policy = """
+        {
+          "sms": {"validity": "2s"},
+          "login": {"baseLockout": "1s"},
+          "risk": {"stepUp": {
+            "new_device": {"medium": 0, "high": 0},
+            "proxy_ip": {"medium": 1, "high": 0},
+            "late_night": {"medium": 1, "high": 1}
+          }}
+        }
+        """
+
+    /// A time zone whose local hour is late at night now.
+    static func lateNightZone() -> String {
+        let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour!
+        // Etc/GMT-k is UTC+k; pick k so that the local hour is 2 or 3.
+        var k = (2 - hour + 24) % 24
+        if k > 14 { k -= 24 }
+        return k == 0 ? "UTC" : (k > 0 ? "Etc/GMT-\(k)" : "Etc/GMT+\(-k)")
+    }
+
+    @Test func stepUpLevelsSmsExpiryAndGrowingLockouts() async throws {
+        let instance = try await ServiceProcess(.identity, policy: Self.policy)
+        do {
+            try instance.start()
+            try await run(IdentityClient(client: try instance.client()))
+        } catch {
+            Issue.record("\(error)\n\(instance.log.suffix(3000))")
+        }
+        try await instance.tearDown()
+    }
+
+    func run(_ identity: IdentityClient) async throws {
+        // Wait until the instance answers.
+        _ = try await identity.client.request(
+            RegistrarClient.command(type: "system.ping", data: .emptyObject), topic: "identity.commands",
+            timeout: .seconds(40))
+
+        // basic: SMS only.
+        let (basicID, basic) = try await identity.registerToSecurityCheck()
+        #expect(basic.string("requiredLevel") == "basic")
+        #expect(
+            try await identity.send("registration.security_check", ["registrationId": .string(basicID)]).code == "OK")
+
+        // medium: behavioural scores of at least 0.6.
+        let (mediumID, medium) = try await identity.registerToSecurityCheck(ip: IdentityClient.ip(proxy: true))
+        #expect(medium.string("requiredLevel") == "medium")
+        let missing = try await identity.send("registration.security_check", ["registrationId": .string(mediumID)])
+        #expect(missing.code == "STEP_UP_REQUIRED")
+        let low = try await identity.send(
+            "registration.security_check",
+            [
+                "registrationId": .string(mediumID),
+                "behavior": .object(["typingRhythmScore": .double(0.9), "swipeScore": .double(0.5)]),
+            ])
+        #expect(low.code == "STEP_UP_REQUIRED")
+        let good = try await identity.send(
+            "registration.security_check",
+            [
+                "registrationId": .string(mediumID),
+                "behavior": .object(["typingRhythmScore": .double(0.6), "swipeScore": .double(0.7)]),
+            ])
+        #expect(good.code == "OK")
+
+        // high: liveness; a failure may be retried.
+        let (highID, high) = try await identity.registerToSecurityCheck(
+            ip: IdentityClient.ip(timezone: Self.lateNightZone()))
+        #expect(high.string("requiredLevel") == "high")
+        let failed = try await identity.send(
+            "registration.security_check",
+            ["registrationId": .string(highID), "liveness": .object(["passed": .bool(false)])])
+        #expect(failed.code == "LIVENESS_FAILED")
+        let passed = try await identity.send(
+            "registration.security_check",
+            ["registrationId": .string(highID), "liveness": .object(["passed": .bool(true)])])
+        #expect(passed.code == "OK")
+        let assessed = try await identity.client.event(on: "identity.events") {
+            $0.type == "risk.assessed" && $0.subject == highID
+        }
+        #expect(assessed.data["factors"] == .array([.string("late_night"), .string("new_device")]))
+
+        // SMS codes expire.
+        let phone = IdentityClient.phone()
+        let registrationId = try #require(try await identity.start(phone: phone).string("registrationId"))
+        let code = try await identity.smsCode(for: phone)
+        try await Task.sleep(for: .milliseconds(2500))
+        let expired = try await identity.send(
+            "registration.verify_sms", ["registrationId": .string(registrationId), "code": .string(code)])
+        #expect(expired.code == "SMS_CODE_EXPIRED")
+
+        // Each further lockout doubles: 1 s, then 2 s.
+        let account = IdentityClient.phone()
+        let device = IdentityClient.device()
+        _ = try await identity.register(phone: account, device: device)
+        for round in 1...2 {
+            var last: IdentityClient.Answer?
+            for _ in 0..<5 { last = try await identity.login(phone: account, password: "Wrong-one-1", device: device) }
+            #expect(last?.code == "ACCOUNT_TEMPORARILY_LOCKED")
+            #expect(last?.result["retryAfterSeconds"] == .int(Int64(1 << (round - 1))))
+            try await Task.sleep(for: .seconds(1 << (round - 1)) + .milliseconds(200))
+        }
+        #expect(try await identity.login(phone: account, device: device).code == "OK")
+    }
+}
