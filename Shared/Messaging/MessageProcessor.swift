@@ -19,11 +19,16 @@ final class MessageProcessor: Service {
     private let doorbell: Doorbell
     private let environment: HandlerEnvironment
     private let consumerName: String
+    /// Seals stored replies of sensitive commands: derived from `REGISTRAR_HASH_KEY`.
+    private let replyKey: [UInt8]?
 
     init(
         router: Router, decoder: MessageDecoder, pool: PostgresPool, consumer: KafkaConsumer, doorbell: Doorbell,
         environment: HandlerEnvironment
     ) {
+        self.replyKey = environment.hashKey.map {
+            Sodium.hmacSHA256(key: $0, message: Array("registrar inbox replies".utf8))
+        }
         self.service = environment.service
         self.router = router
         self.decoder = decoder
@@ -125,12 +130,13 @@ final class MessageProcessor: Service {
                 partition: message.partition, offset: message.offset)
             {
                 // Seen before: change nothing; a command gets its stored reply again.
-                guard isCommand, let reply = stored.reply else {
+                guard isCommand, let stored = stored.reply, let payload = self.unsealReply(stored, id: envelope.id)
+                else {
                     return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: false)
                 }
                 try MessageStore.enqueue(
                     session, topic: context.topics.replies, key: envelope.id, messageID: envelope.id + ":reply",
-                    payload: Array(reply.utf8))
+                    payload: payload, sensitive: stored.hasPrefix(Self.sealedPrefix))
                 return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: true)
             }
             var effects = context
@@ -154,7 +160,9 @@ final class MessageProcessor: Service {
         MessageEffects(service: service, topics: environment.topics, now: now, causation: envelope)
     }
 
-    /// Writes the reply to the outbox and keeps it in the inbox for re-sent commands.
+    /// Writes the reply to the outbox and keeps it in the inbox for re-sent commands. The reply of
+    /// a sensitive command (it may carry a session token) is kept sealed, and its outbox copy is
+    /// blanked once sent.
     private func reply(_ session: borrowing PostgresSession, _ reply: Reply, to envelope: IncomingEnvelope, now: Date)
         throws
     {
@@ -162,10 +170,35 @@ final class MessageProcessor: Service {
             source: service.source, type: "registrar.reply", time: now, inreplyto: envelope.id,
             correlationid: envelope.correlationid, data: try JSONValue(encoding: reply))
         let payload = event.encoded()
+        let sensitive = router.sensitiveCommands.contains(envelope.type)
         try MessageStore.enqueue(
-            session, topic: environment.topics.replies, key: envelope.id, messageID: event.id, payload: payload)
-        try MessageStore.storeReply(
-            session, consumer: consumerName, messageID: envelope.id, reply: String(decoding: payload, as: UTF8.self))
+            session, topic: environment.topics.replies, key: envelope.id, messageID: event.id, payload: payload,
+            sensitive: sensitive)
+        let stored: String?
+        if !sensitive {
+            stored = String(decoding: payload, as: UTF8.self)
+        } else if let key = replyKey {
+            stored =
+                Self.sealedPrefix
+                + Data(Sodium.seal(payload, key: key, associatedData: Array(envelope.id.utf8)))
+                .base64EncodedString()
+        } else {
+            stored = nil  // Without a key the reply is not kept: a re-send is ignored instead of answered.
+        }
+        if let stored {
+            try MessageStore.storeReply(session, consumer: consumerName, messageID: envelope.id, reply: stored)
+        }
+    }
+
+    /// Marks a sealed stored reply.
+    static let sealedPrefix = "sealed:"
+
+    /// A stored reply's bytes, unsealed when it was sealed.
+    private func unsealReply(_ stored: String, id: String) -> [UInt8]? {
+        guard stored.hasPrefix(Self.sealedPrefix) else { return Array(stored.utf8) }
+        guard let key = replyKey, let sealed = Data(base64Encoded: String(stored.dropFirst(Self.sealedPrefix.count)))
+        else { return nil }
+        return Sodium.open(Array(sealed), key: key, associatedData: Array(id.utf8))
     }
 
     /// Dead-letters a message refused before any handler, answering it when an id could be read.

@@ -36,18 +36,19 @@ enum MessageStore {
         for message in messages {
             try enqueue(
                 session, topic: message.topic, key: message.key, messageID: message.event.id,
-                payload: message.event.encoded())
+                payload: message.event.encoded(), sensitive: message.sensitive)
         }
     }
 
     /// Appends one serialized message to the outbox.
     static func enqueue(
-        _ session: borrowing PostgresSession, topic: String, key: String?, messageID: String, payload: [UInt8]
+        _ session: borrowing PostgresSession, topic: String, key: String?, messageID: String, payload: [UInt8],
+        sensitive: Bool = false
     ) throws {
         try session.query(
             """
-            INSERT INTO outbox (message_id, topic, key, payload)
-            VALUES (\(messageID), \(topic), \(key), \(String(decoding: payload, as: UTF8.self)))
+            INSERT INTO outbox (message_id, topic, key, payload, sensitive)
+            VALUES (\(messageID), \(topic), \(key), \(String(decoding: payload, as: UTF8.self)), \(sensitive))
             """)
     }
 
@@ -77,9 +78,15 @@ enum MessageStore {
         }
     }
 
-    /// Marks rows as published.
+    /// Marks rows as published, blanking the payload and key of sensitive ones (an SMS
+    /// notification is keyed by the raw phone).
     static func markSent(_ session: borrowing PostgresSession, _ seqs: [Int64]) throws {
-        try session.query("UPDATE outbox SET sent_at = now() WHERE seq = ANY(\(seqs)::bigint[])")
+        try session.query(
+            """
+            UPDATE outbox SET sent_at = now(), payload = CASE WHEN sensitive THEN '' ELSE payload END,
+                key = CASE WHEN sensitive THEN NULL ELSE key END
+            WHERE seq = ANY(\(seqs)::bigint[])
+            """)
     }
 
     /// Tries to become this schema's relay (a session-level advisory lock, released with the

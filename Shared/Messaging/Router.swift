@@ -32,12 +32,15 @@ public struct MessageEffects: Sendable {
         outgoing.append(OutboxMessage(topic: topics.events(service), key: subject, event: event))
     }
 
-    /// Publishes a message on another topic (e.g. `notifications.sms`), keyed by `key`.
-    public mutating func publish(topic base: String, key: String, type: String, data: some Encodable) throws {
+    /// Publishes a message on another topic (e.g. `notifications.sms`), keyed by `key`. A
+    /// `sensitive` message (one carrying a code) has its outbox copy blanked once it was sent.
+    public mutating func publish(
+        topic base: String, key: String, type: String, data: some Encodable, sensitive: Bool = false
+    ) throws {
         let event = CloudEvent(
             source: service.source, type: type, time: now, correlationid: causation.correlationid ?? causation.id,
             causationid: causation.id, data: try JSONValue(encoding: data))
-        outgoing.append(OutboxMessage(topic: topics.name(base), key: key, event: event))
+        outgoing.append(OutboxMessage(topic: topics.name(base), key: key, event: event, sensitive: sensitive))
     }
 }
 
@@ -49,6 +52,8 @@ public struct OutboxMessage: Sendable {
     public var key: String?
     /// The message.
     public var event: CloudEvent
+    /// True when the payload carries a secret: blanked in the outbox once sent.
+    public var sensitive = false
 }
 
 /// Everything a handler may read besides its command.
@@ -99,6 +104,9 @@ public struct Router: Sendable {
     }
 
     var commands: [String: Erased] = [:]
+    /// Commands whose replies carry secrets (session tokens): their stored replies are sealed and
+    /// their outbox copies blanked once sent.
+    var sensitiveCommands: Set<String> = []
     var events: [String: Erased] = [:]
     /// Base names of event topics this service consumes.
     public internal(set) var eventTopics: Set<String> = []
@@ -106,12 +114,14 @@ public struct Router: Sendable {
 
     init(decoder: MessageDecoder) { self.decoder = decoder }
 
-    /// Handles command `type` arriving on the service's command topic.
+    /// Handles command `type` arriving on the service's command topic; `sensitive` when its reply
+    /// may carry a secret (a session token).
     public mutating func command<Payload: Decodable & Sendable>(
-        _ type: String, _ payload: Payload.Type,
+        _ type: String, _ payload: Payload.Type, sensitive: Bool = false,
         _ handler:
             @escaping @Sendable (borrowing PostgresSession, Command<Payload>, inout MessageEffects) throws -> Reply
     ) {
+        if sensitive { sensitiveCommands.insert(type) }
         let decoder = self.decoder
         commands[type] = { session, bytes, envelope, now, effects in
             switch decoder.data(Payload.self, from: bytes, envelope: envelope) {

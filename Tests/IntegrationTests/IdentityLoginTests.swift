@@ -32,6 +32,32 @@ struct IdentityLoginTests {
         }
     }
 
+    @Test func aResentLoginGetsTheSameSessionBackFromItsSealedReply() async throws {
+        let a = try await account()
+        let id = UUID().uuidString.lowercased()
+        let data: [String: JSONValue] = [
+            "phone": .string(a.phone), "password": .string("Sunflower-42"), "device": a.device,
+            "ip": IdentityClient.ip(),
+        ]
+        let first = try await identity.send("login", data, id: id)
+        #expect(first.code == "OK")
+        let envelope = RegistrarClient.command(type: "login", data: .object(data), id: id)
+        try await identity.client.sendRaw(
+            Array(try JSONEncoder().encode(JSONValue.object(envelope))), topic: "identity.commands", key: a.phone)
+        let replies = try await identity.client.read(topic: "registrar.replies") { read in
+            read.filter { $0.event?.inreplyto == id }.count >= 2
+        }.compactMap(\.event).filter { $0.inreplyto == id }
+        #expect(replies.count == 2 && replies.allSatisfy { $0 == first.event })
+        let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["identity"]))
+        let stored = try #require(
+            try await pool.query("SELECT reply FROM inbox WHERE message_id = \(id)").first?.decode(
+                "reply", as: String.self))
+        #expect(stored.hasPrefix("sealed:"))
+        #expect(
+            try await pool.query("SELECT count(*) AS n FROM sessions WHERE account_id = \(a.accountId)::uuid").first?
+                .decode("n", as: Int.self) == 2)
+    }
+
     @Test func wrongPasswordsAndUnknownPhonesLookTheSame() async throws {
         let a = try await account()
         let wrong = try await identity.login(phone: a.phone, password: "Wrong-password-1", device: a.device)

@@ -285,3 +285,59 @@ struct IdentityRegistrationTests {
         Issue.record("account \(accountId) never became \(status)")
     }
 }
+
+/// No raw phone, password, SMS code or session token is kept where the contract does not allow it.
+@Suite(.enabled(if: TestStack.enabled))
+struct IdentitySecretsTests {
+    @Test func secretsAppearOnlyWhereTheContractAllows() async throws {
+        let identity = IdentityClient()
+        let phone = IdentityClient.phone()
+        let password = "Secret-\(UUID().uuidString.prefix(8))"
+        let device = IdentityClient.device()
+        let account = try await identity.register(phone: phone, device: device, password: password)
+        let code = try await identity.smsCode(for: phone)
+        let login = try await identity.login(phone: phone, password: password, device: device)
+        let token = try #require(login.string("sessionToken"))
+        let secrets = [
+            ("password", password), ("SMS code", "\"" + code + "\""), ("first token", account.sessionToken),
+            ("login token", token),
+        ]
+
+        // Every row of every identity table, as JSON text, once the relay has sent everything.
+        let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["identity"]))
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await pool.query("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").first?.decode(
+            "n", as: Int.self) != 0
+            && ContinuousClock.now < deadline
+        {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let tables: [String] = try await pool.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'identity' AND table_type = 'BASE TABLE'"
+        ).map { try $0.decode("table_name") }
+        #expect(tables.count >= 10)
+        for table in tables {
+            // Table names come from the catalogue above.
+            let rows: [String] = try await pool.query(
+                PostgresQuery(stringLiteral: "SELECT to_jsonb(t)::text AS row FROM identity.\(table) t")
+            ).map { try $0.decode("row") }
+            for (what, secret) in secrets {
+                #expect(!rows.contains { $0.contains(secret) }, "\(what) stored in identity.\(table)")
+            }
+            if table != "accounts" && table != "registrations" && table != "phone_blocks" {
+                #expect(!rows.contains { $0.contains(phone) }, "phone stored in identity.\(table)")
+            }
+        }
+        // The service's log never names them.
+        if let stackDir = ProcessInfo.processInfo.environment["REGISTRAR_STACK_DIR"] {
+            let log = (try? String(contentsOfFile: stackDir + "/logs/registrar-identity.log", encoding: .utf8)) ?? ""
+            for (what, secret) in secrets + [("phone", phone)] {
+                #expect(!log.contains(secret), "\(what) in the identity log")
+            }
+        }
+        // Events carry only the masked phone.
+        let events = try await identity.client.read(topic: "identity.events", timeout: .seconds(3)) { _ in false }
+        #expect(!events.contains { String(decoding: $0.message.value, as: UTF8.self).contains(phone) })
+        #expect(!events.contains { String(decoding: $0.message.value, as: UTF8.self).contains(token) })
+    }
+}

@@ -15,6 +15,21 @@ import Testing
         #expect(Sodium.sha256([]).hexString == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
+    @Test func sealedDataOpensOnlyWithItsKeyAndContext() throws {
+        let key = Sodium.randomBytes(32)
+        let sealed = Sodium.seal(Array("token 123".utf8), key: key, associatedData: Array("inbox:a".utf8))
+        #expect(sealed.count == 24 + 9 + 16)
+        #expect(
+            try #require(Sodium.open(sealed, key: key, associatedData: Array("inbox:a".utf8)))
+                == Array("token 123".utf8))
+        #expect(Sodium.open(sealed, key: key, associatedData: Array("inbox:b".utf8)) == nil)
+        #expect(Sodium.open(sealed, key: Sodium.randomBytes(32), associatedData: Array("inbox:a".utf8)) == nil)
+        var tampered = sealed
+        tampered[30] ^= 1
+        #expect(Sodium.open(tampered, key: key, associatedData: Array("inbox:a".utf8)) == nil)
+        #expect(Sodium.seal([], key: key, associatedData: []) != Sodium.seal([], key: key, associatedData: []))
+    }
+
     @Test func argon2idHashesVerifyAndCarryTheParameters() throws {
         let hash = try #require(Sodium.passwordHash("correct horse", memoryKiB: 19_456, iterations: 2))
         #expect(hash.hasPrefix("$argon2id$v=19$m=19456,t=2,p=1$"))

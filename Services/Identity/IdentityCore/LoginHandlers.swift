@@ -31,19 +31,20 @@ enum LoginHandlers {
             Sodium.passwordHash(
                 "decoy-\(Sodium.randomBytes(8).hexString)", memoryKiB: context.policy.password.argon2MemoryKiB,
                 iterations: context.policy.password.argon2Iterations) ?? ""
-        router.command("login", Login.self) { session, command, effects in
+        router.command("login", Login.self, sensitive: true) { session, command, effects in
             try login(session, command, &effects, context, decoy: decoy)
         }
         router.command("device.approve", ChallengeRef.self) { session, command, effects in
             try approve(session, command, &effects, context)
         }
-        router.command("device.answer_security_questions", SecurityAnswers.self) { session, command, effects in
+        router.command("device.answer_security_questions", SecurityAnswers.self, sensitive: true) {
+            session, command, effects in
             try answer(session, command, &effects, context)
         }
         router.command("device.unbind", DeviceRef.self) { session, command, effects in
             try unbind(session, command, &effects, context)
         }
-        router.command("desktop.scan_ticket.issue", EmptyPayload.self) { session, command, _ in
+        router.command("desktop.scan_ticket.issue", EmptyPayload.self, sensitive: true) { session, command, _ in
             guard let caller = try authenticate(session, command.envelope, now: command.receivedAt) else {
                 return .rejected(.unauthenticated, "a valid session token is required")
             }

@@ -111,7 +111,8 @@ enum RegistrationHandlers {
         router.command("registration.submit_documents", SubmitDocuments.self) { session, command, effects in
             try submitDocuments(session, command, &effects, context)
         }
-        router.command("registration.security_check", SecurityCheck.self) { session, command, effects in
+        router.command("registration.security_check", SecurityCheck.self, sensitive: true) {
+            session, command, effects in
             try securityCheck(session, command, &effects, context)
         }
     }
@@ -196,7 +197,8 @@ enum RegistrationHandlers {
         try effects.publish(
             topic: "notifications.sms", key: phone.e164, type: "sms.requested",
             data: SMSRequested(
-                phone: phone.e164, purpose: "registration", code: code, expiresAt: CloudEvent.timestamp(codeExpires)))
+                phone: phone.e164, purpose: "registration", code: code, expiresAt: CloudEvent.timestamp(codeExpires)),
+            sensitive: true)
         try effects.emit(
             "registration.started", subject: id,
             data: RegistrationStarted(

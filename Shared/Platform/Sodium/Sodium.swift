@@ -43,6 +43,55 @@ public enum Sodium {
         return out
     }
 
+    /// XChaCha20-Poly1305 (IETF) encryption of `plaintext` under a 32-byte `key`, bound to
+    /// `associatedData`; returns a random 24-byte nonce followed by the ciphertext and tag.
+    public static func seal(_ plaintext: [UInt8], key: [UInt8], associatedData: [UInt8]) -> [UInt8] {
+        ready()
+        precondition(key.count == Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES), "seal needs a 32-byte key")
+        let nonce = randomBytes(Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES))
+        var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES))
+        var length: UInt64 = 0
+        withNonNull(plaintext) { m, mn in
+            withNonNull(associatedData) { ad, adn in
+                withNonNull(nonce) { n, _ in
+                    withNonNull(key) { k, _ in
+                        out.withUnsafeMutableBufferPointer { o in
+                            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                                o.baseAddress!, &length, m, UInt64(mn), ad, UInt64(adn), nil, n, k)
+                        }
+                    }
+                }
+            }
+        }
+        return nonce + out.prefix(Int(length))
+    }
+
+    /// Decrypts what `seal` produced; `nil` when the key, data or associated data do not match.
+    public static func open(_ sealed: [UInt8], key: [UInt8], associatedData: [UInt8]) -> [UInt8]? {
+        ready()
+        let nonceBytes = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+        let tagBytes = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
+        guard key.count == Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES), sealed.count >= nonceBytes + tagBytes
+        else { return nil }
+        let nonce = Array(sealed.prefix(nonceBytes))
+        let ciphertext = Array(sealed.dropFirst(nonceBytes))
+        var out = [UInt8](repeating: 0, count: ciphertext.count)
+        var length: UInt64 = 0
+        let result = withNonNull(ciphertext) { c, cn in
+            withNonNull(associatedData) { ad, adn in
+                withNonNull(nonce) { n, _ in
+                    withNonNull(key) { k, _ in
+                        out.withUnsafeMutableBufferPointer { o in
+                            crypto_aead_xchacha20poly1305_ietf_decrypt(
+                                o.baseAddress!, &length, nil, c, UInt64(cn), ad, UInt64(adn), n, k)
+                        }
+                    }
+                }
+            }
+        }
+        return result == 0 ? Array(out.prefix(Int(length))) : nil
+    }
+
     /// Constant-time equality.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         ready()
