@@ -124,7 +124,7 @@ struct IdentityClient {
     func register(
         phone: String = phone(), device: JSONValue = device(), ip: JSONValue = ip(), password: String = "Sunflower-42",
         questions: [(String, String)]? = nil
-    ) async throws -> (accountId: String, sessionToken: String, deviceId: String) {
+    ) async throws -> (accountId: String, sessionToken: String, deviceId: String, registrationId: String) {
         let (registrationId, _) = try await registerToSecurityCheck(
             phone: phone, device: device, ip: ip, password: password, questions: questions)
         let done = try await send(
@@ -137,7 +137,7 @@ struct IdentityClient {
         guard done.code == "OK", let account = done.string("accountId"), let token = done.string("sessionToken"),
             let deviceID = done.string("deviceId")
         else { throw Failure("security_check: \(done.event)") }
-        return (account, token, deviceID)
+        return (account, token, deviceID, registrationId)
     }
 
     /// `login`.

@@ -9,6 +9,7 @@ struct IdentityPolicyTests {
     static let policy = """
         {
           "sms": {"validity": "2s"},
+          "registration": {"phoneReuseCooldown": "2s"},
           "login": {"baseLockout": "1s"},
           "risk": {"stepUp": {
             "new_device": {"medium": 0, "high": 0},
@@ -95,6 +96,20 @@ struct IdentityPolicyTests {
         let expired = try await identity.send(
             "registration.verify_sms", ["registrationId": .string(registrationId), "code": .string(code)])
         #expect(expired.code == "SMS_CODE_EXPIRED")
+
+        // A deregistered phone is refused during its cool-down and accepted after it.
+        let reused = IdentityClient.phone()
+        let gone = try await identity.register(phone: reused)
+        try await identity.publishLifecycle("account.deregistered", accountId: gone.accountId)
+        var cooling = try await identity.start(phone: reused)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while cooling.code == "PHONE_IN_USE" && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            cooling = try await identity.start(phone: reused)
+        }
+        #expect(cooling.code == "PHONE_IN_COOLDOWN")
+        try await Task.sleep(for: .milliseconds(2200))
+        #expect(try await identity.start(phone: reused).code == "OK")
 
         // Each further lockout doubles: 1 s, then 2 s.
         let account = IdentityClient.phone()

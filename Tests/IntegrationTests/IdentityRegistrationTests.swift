@@ -156,6 +156,14 @@ struct IdentityRegistrationTests {
         #expect(try await identity.start(phone: IdentityClient.phone(), ip: ip).code == "RATE_LIMITED")
     }
 
+    @Test func startsAreRateLimitedPerDevice() async throws {
+        let device = IdentityClient.device()
+        for _ in 0..<10 {
+            #expect(try await identity.start(phone: IdentityClient.phone(), device: device).code == "OK")
+        }
+        #expect(try await identity.start(phone: IdentityClient.phone(), device: device).code == "RATE_LIMITED")
+    }
+
     @Test func aDeviceHoldsAtMostThreeAccounts() async throws {
         let fingerprint = IdentityClient.fingerprint()
         for _ in 0..<3 {
