@@ -37,8 +37,8 @@ public struct MalformedMessage: Error, Sendable, Equatable {
 
 extension MalformedMessage {
     /// For a handler to throw when a field has the right type but unusable content: the command is
-    /// answered `MALFORMED` naming `field` and dead-lettered, like a decoding error. Throw it before
-    /// writing anything: the transaction still commits the dead letter.
+    /// answered `MALFORMED` naming `field` and dead-lettered, like a decoding error; what the
+    /// handler wrote before is rolled back.
     public static func invalid(field: String) -> MalformedMessage {
         MalformedMessage(code: .malformed, reason: "invalid_field", field: field)
     }

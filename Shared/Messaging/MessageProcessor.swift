@@ -140,7 +140,13 @@ final class MessageProcessor: Service {
                 return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: true)
             }
             var effects = context
+            // A refusal or malformed verdict undoes what the handler wrote before it.
+            try session.query("SAVEPOINT handler")
             switch try handler(session, message.value, envelope, now, &effects) {
+            case .refused(let reply):
+                try session.query("ROLLBACK TO SAVEPOINT handler")
+                try self.reply(session, reply, to: envelope, now: now)
+                return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
             case .none:
                 try MessageStore.enqueue(session, effects.outgoing)
                 return Outcome(type: envelope.type, label: "ok", wroteOutbox: !effects.outgoing.isEmpty)
@@ -149,6 +155,7 @@ final class MessageProcessor: Service {
                 try self.reply(session, reply, to: envelope, now: now)
                 return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
             case .malformed(let malformed):
+                try session.query("ROLLBACK TO SAVEPOINT handler")
                 try self.recordDeadLetter(session, message, malformed)
                 if isCommand { try self.reply(session, malformed.reply, to: envelope, now: now) }
                 return Outcome(type: envelope.type, label: "malformed", wroteOutbox: true)

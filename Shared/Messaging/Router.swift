@@ -80,6 +80,15 @@ public struct HandlerEnvironment: Sendable {
     }
 }
 
+/// Thrown by a command handler to answer with `reply` from wherever it stands; whatever the
+/// handler wrote before is rolled back (the runtime wraps each handler in a savepoint).
+public struct Refusal: Error, Sendable {
+    /// The reply to send.
+    public var reply: Reply
+    /// Creates a refusal.
+    public init(_ reply: Reply) { self.reply = reply }
+}
+
 /// A setting a service cannot run without is missing or invalid.
 public struct ConfigurationError: Error, CustomStringConvertible {
     /// What is wrong.
@@ -99,6 +108,8 @@ public struct Router: Sendable {
 
     enum HandlerOutcome {
         case reply(Reply)
+        /// The handler threw a `Refusal`: its writes are undone, the reply is sent.
+        case refused(Reply)
         case malformed(MalformedMessage)
         case none
     }
@@ -130,6 +141,8 @@ public struct Router: Sendable {
                 do {
                     return .reply(
                         try handler(session, Command(envelope: envelope, data: data, receivedAt: now), &effects))
+                } catch let refusal as Refusal {
+                    return .refused(refusal.reply)
                 } catch var malformed as MalformedMessage {
                     malformed.messageID = envelope.id
                     malformed.correlationID = envelope.correlationid

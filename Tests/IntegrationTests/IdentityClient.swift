@@ -74,6 +74,15 @@ struct IdentityClient {
         ])
     }
 
+    /// A fixed-offset time zone (`Etc/GMT∓k`) whose local hour is `localHour` now.
+    static func zone(localHour: Int) -> String {
+        let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour!
+        var k = (localHour - hour + 24) % 24
+        if k > 14 { k -= 24 }
+        // Etc/GMT-k is UTC+k.
+        return k == 0 ? "UTC" : (k > 0 ? "Etc/GMT-\(k)" : "Etc/GMT+\(-k)")
+    }
+
     // MARK: flows
 
     /// `registration.start`.

@@ -19,32 +19,13 @@ struct IdentityPolicyTests {
         }
         """
 
-    /// A time zone whose local hour is late at night now.
-    static func lateNightZone() -> String {
-        let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour!
-        // Etc/GMT-k is UTC+k; pick k so that the local hour is 2 or 3.
-        var k = (2 - hour + 24) % 24
-        if k > 14 { k -= 24 }
-        return k == 0 ? "UTC" : (k > 0 ? "Etc/GMT-\(k)" : "Etc/GMT+\(-k)")
-    }
-
     @Test func stepUpLevelsSmsExpiryAndGrowingLockouts() async throws {
-        let instance = try await ServiceProcess(.identity, policy: Self.policy)
-        do {
-            try instance.start()
-            try await run(IdentityClient(client: try instance.client()))
-        } catch {
-            Issue.record("\(error)\n\(instance.log.suffix(3000))")
+        try await ServiceProcess.run(.identity, policy: Self.policy) { _, client in
+            try await run(IdentityClient(client: client))
         }
-        try await instance.tearDown()
     }
 
     func run(_ identity: IdentityClient) async throws {
-        // Wait until the instance answers.
-        _ = try await identity.client.request(
-            RegistrarClient.command(type: "system.ping", data: .emptyObject), topic: "identity.commands",
-            timeout: .seconds(40))
-
         // basic: SMS only.
         let (basicID, basic) = try await identity.registerToSecurityCheck()
         #expect(basic.string("requiredLevel") == "basic")
@@ -73,7 +54,7 @@ struct IdentityPolicyTests {
 
         // high: liveness; a failure may be retried.
         let (highID, high) = try await identity.registerToSecurityCheck(
-            ip: IdentityClient.ip(timezone: Self.lateNightZone()))
+            ip: IdentityClient.ip(timezone: IdentityClient.zone(localHour: 2)))
         #expect(high.string("requiredLevel") == "high")
         let failed = try await identity.send(
             "registration.security_check",

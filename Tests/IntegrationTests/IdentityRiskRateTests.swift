@@ -20,22 +20,14 @@ struct IdentityRiskRateTests {
         """
 
     @Test func observedStepUpRatesMatchTheTable() async throws {
-        let instance = try await ServiceProcess(.identity, policy: Self.policy)
-        do {
-            try instance.start()
-            try await run(IdentityClient(client: try instance.client()))
-        } catch {
-            Issue.record("\(error)\n\(instance.log.suffix(3000))")
+        try await ServiceProcess.run(.identity, policy: Self.policy) { _, client in
+            try await run(IdentityClient(client: client))
         }
-        try await instance.tearDown()
     }
 
     func run(_ identity: IdentityClient) async throws {
-        _ = try await identity.client.request(
-            RegistrarClient.command(type: "system.ping", data: .emptyObject), topic: "identity.commands",
-            timeout: .seconds(40))
-        let late = IdentityPolicyTests.lateNightZone()
-        let day = Self.dayZone()
+        let late = IdentityClient.zone(localHour: 2)
+        let day = IdentityClient.zone(localHour: 12)
         let perCohort = 667
         // Cohort 1: new devices only. Each of its devices is then reused (known) once by cohort 2
         // (behind a proxy) and once by cohort 3 (late at night): 3 accounts per device at most.
@@ -102,13 +94,5 @@ struct IdentityRiskRateTests {
         print(
             "step-up rates over \(registrations.count) registrations in \(elapsed):\n  "
                 + report.joined(separator: "\n  "))
-    }
-
-    /// A time zone whose local hour is mid-day now.
-    static func dayZone() -> String {
-        let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour!
-        var k = (12 - hour + 24) % 24
-        if k > 14 { k -= 24 }
-        return k == 0 ? "UTC" : (k > 0 ? "Etc/GMT-\(k)" : "Etc/GMT+\(-k)")
     }
 }

@@ -7,24 +7,12 @@ import Testing
 @Suite(.enabled(if: TestStack.enabled))
 struct ShutdownTests {
     @Test func sigtermFinishesInFlightCommandsAndARestartRedoesNothing() async throws {
-        let instance = try await ServiceProcess(.permissions)
-        do {
-            try await run(instance)
-        } catch {
-            Issue.record("\(error)\n\(instance.log.suffix(3000))")
+        try await ServiceProcess.run(.permissions) { instance, client in
+            try await run(instance, client)
         }
-        try await instance.tearDown()
     }
 
-    func run(_ instance: ServiceProcess) async throws {
-        let client = try instance.client()
-        try instance.start()
-        // Up once it answers.
-        let first = try await client.request(
-            RegistrarClient.command(type: "system.ping", data: .emptyObject), topic: "permissions.commands",
-            timeout: .seconds(40))
-        #expect(first.data["code"] == .string("OK"))
-
+    func run(_ instance: ServiceProcess, _ client: RegistrarClient) async throws {
         let ids = (0..<40).map { "shutdown-\($0)-\(UUID().uuidString)" }
         for id in ids {
             let envelope = RegistrarClient.command(type: "system.ping", data: .emptyObject, id: id)

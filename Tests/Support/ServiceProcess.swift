@@ -107,6 +107,40 @@ public final class ServiceProcess: @unchecked Sendable {
         }
     }
 
+    /// Creates a private instance, starts it, waits until it answers `system.ping`, runs `body`
+    /// with a client of its topics and tears it down; an error from `body` comes back with the
+    /// instance's log.
+    public static func run(
+        _ service: RegistrarService, policy: String? = nil,
+        _ body: (ServiceProcess, RegistrarClient) async throws -> Void
+    ) async throws {
+        let instance = try await ServiceProcess(service, policy: policy)
+        var failure: (any Error)?
+        do {
+            try instance.start()
+            let client = try instance.client()
+            _ = try await client.request(
+                RegistrarClient.command(type: "system.ping", data: .emptyObject), topic: service.commandTopic,
+                timeout: .seconds(40))
+            try await body(instance, client)
+        } catch {
+            failure = error
+        }
+        let log = instance.log
+        try await instance.tearDown()
+        if let failure { throw Failed(error: failure, log: String(log.suffix(3000))) }
+    }
+
+    /// An instance test's error with the instance's log.
+    public struct Failed: Error, CustomStringConvertible {
+        /// The error.
+        public var error: any Error
+        /// The end of the instance's log.
+        public var log: String
+        /// Both.
+        public var description: String { "\(error)\n--- instance log ---\n\(log)" }
+    }
+
     /// The instance's log so far.
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 

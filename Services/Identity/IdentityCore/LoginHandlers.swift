@@ -213,11 +213,11 @@ enum LoginHandlers {
     static func bindChallenged(
         _ session: borrowing PostgresSession, _ challenge: PostgresRow, outcome: String, effects: inout MessageEffects,
         policy: Policy, now: Date
-    ) throws -> Result<String, ReplyFailure> {
+    ) throws -> String {
         let accountID: String = try challenge.decode("account_id")
         try IdentityStore.lock(session, ["account:" + accountID])
         if try IdentityStore.boundDevices(session, accountID: accountID).count >= policy.devices.maxDevicesPerAccount {
-            return .failure(ReplyFailure(.rejected(.deviceLimit, "the account already has the most devices allowed")))
+            throw Refusal(.rejected(.deviceLimit, "the account already has the most devices allowed"))
         }
         let fingerprint = try JSONDecoder().decode(
             [String: String].self, from: Data(try challenge.decode("fingerprint", as: String.self).utf8))
@@ -231,7 +231,7 @@ enum LoginHandlers {
         try effects.emit(
             "device.bound", subject: accountID,
             data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: platform))
-        return .success(deviceID)
+        return deviceID
     }
 
     static func approve(
@@ -248,12 +248,9 @@ enum LoginHandlers {
         guard try challenge.decode("account_id", as: String.self) == caller.accountID else {
             return .rejected(.forbidden, "the challenge belongs to another account")
         }
-        switch try bindChallenged(
+        let deviceID = try bindChallenged(
             session, challenge, outcome: "approved", effects: &effects, policy: context.policy, now: now)
-        {
-        case .failure(let failure): return failure.reply
-        case .success(let deviceID): return try .ok(["deviceId": deviceID])
-        }
+        return try .ok(["deviceId": deviceID])
     }
 
     /// Security answers stand in for a bound device's approval. The new device has no session yet,
@@ -307,13 +304,8 @@ enum LoginHandlers {
             return .rejected(.accountFrozen, "the account is frozen for deregistration")
         }
         try session.query("UPDATE accounts SET wrong_answers = 0 WHERE id = \(accountID)::uuid")
-        let deviceID: String
-        switch try bindChallenged(
+        let deviceID = try bindChallenged(
             session, challenge, outcome: "answered", effects: &effects, policy: context.policy, now: now)
-        {
-        case .failure(let failure): return failure.reply
-        case .success(let id): deviceID = id
-        }
         let token = try IdentityStore.createSession(
             session, accountID: accountID, deviceID: deviceID,
             platform: Platform(rawValue: try challenge.decode("platform")) ?? .android, now: now,

@@ -219,11 +219,7 @@ enum RegistrationHandlers {
         -> Reply
     {
         let now = command.receivedAt
-        let registration: RegistrationRow
-        switch try load(session, command.data.registrationId, expecting: .verifySMS, now: now) {
-        case .failure(let failure): return failure.reply
-        case .success(let row): registration = row
-        }
+        let registration = try load(session, command.data.registrationId, expecting: .verifySMS, now: now)
         let maxAttempts = context.policy.sms.maxAttempts
         if registration.smsAttempts >= maxAttempts || registration.smsCodeHash == nil {
             return .rejected(.smsCodeLocked, "too many wrong codes; start again")
@@ -257,11 +253,8 @@ enum RegistrationHandlers {
     )
         throws -> Reply
     {
-        let registration: RegistrationRow
-        switch try load(session, command.data.registrationId, expecting: .setPassword, now: command.receivedAt) {
-        case .failure(let failure): return failure.reply
-        case .success(let row): registration = row
-        }
+        let registration = try load(
+            session, command.data.registrationId, expecting: .setPassword, now: command.receivedAt)
         let policy = context.policy.password
         guard PasswordRules.check(command.data.password, policy: policy) else {
             return .rejected(
@@ -287,11 +280,7 @@ enum RegistrationHandlers {
         _ context: IdentityContext
     ) throws -> Reply {
         let data = command.data
-        let registration: RegistrationRow
-        switch try load(session, data.registrationId, expecting: .completeProfile, now: command.receivedAt) {
-        case .failure(let failure): return failure.reply
-        case .success(let row): registration = row
-        }
+        let registration = try load(session, data.registrationId, expecting: .completeProfile, now: command.receivedAt)
         let name = data.displayName.trimmingCharacters(in: .whitespacesAndNewlines)
         if name.isEmpty || name.count > 64 {
             throw MalformedMessage.invalid(field: "data.displayName")
@@ -352,11 +341,7 @@ enum RegistrationHandlers {
     ) throws -> Reply {
         let data = command.data
         let now = command.receivedAt
-        let registration: RegistrationRow
-        switch try load(session, data.registrationId, expecting: .submitDocuments, now: now) {
-        case .failure(let failure): return failure.reply
-        case .success(let row): registration = row
-        }
+        let registration = try load(session, data.registrationId, expecting: .submitDocuments, now: now)
         let taskID = IdentityStore.newID()
         let due = BusinessDays.add(context.policy.verification.internationalReviewBusinessDays, to: now)
         try session.query(
@@ -385,11 +370,7 @@ enum RegistrationHandlers {
     ) throws -> Reply {
         let data = command.data
         let now = command.receivedAt
-        let registration: RegistrationRow
-        switch try load(session, data.registrationId, expecting: .securityCheck, now: now) {
-        case .failure(let failure): return failure.reply
-        case .success(let row): registration = row
-        }
+        let registration = try load(session, data.registrationId, expecting: .securityCheck, now: now)
         let minimum = context.policy.risk.behaviorMinScore
         switch registration.riskLevel ?? .basic {
         case .basic:
@@ -417,7 +398,7 @@ enum RegistrationHandlers {
     /// Loads and locks a registration that must be at `step`.
     static func load(_ session: borrowing PostgresSession, _ id: String, expecting step: RegistrationStep, now: Date)
         throws
-        -> Result<RegistrationRow, ReplyFailure>
+        -> RegistrationRow
     {
         guard UUID(uuidString: id) != nil,
             let row = try session.query(
@@ -430,7 +411,7 @@ enum RegistrationHandlers {
                 """
             ).first
         else {
-            return .failure(ReplyFailure(.rejected(.registrationNotFound, "no such registration")))
+            throw Refusal(.rejected(.registrationNotFound, "no such registration"))
         }
         let decoder = JSONDecoder()
         let registration = RegistrationRow(
@@ -448,25 +429,18 @@ enum RegistrationHandlers {
             createdAt: try row.decode("created_at"), expiresAt: try row.decode("expires_at"))
         if registration.step != step {
             if registration.step == .completed {
-                return .failure(ReplyFailure(.rejected(.registrationNotFound, "this registration is finished")))
+                throw Refusal(.rejected(.registrationNotFound, "this registration is finished"))
             }
-            return .failure(
-                ReplyFailure(
-                    .rejected(
-                        .stepOutOfOrder, "the next step is \(registration.step.rawValue)",
-                        result: .object(["next": .string(registration.step.rawValue)]))))
+            throw Refusal(
+                .rejected(
+                    .stepOutOfOrder, "the next step is \(registration.step.rawValue)",
+                    result: .object(["next": .string(registration.step.rawValue)])))
         }
         if now >= registration.expiresAt && registration.step != .pendingReview {
-            return .failure(ReplyFailure(.rejected(.registrationExpired, "the registration expired; start again")))
+            throw Refusal(.rejected(.registrationExpired, "the registration expired; start again"))
         }
-        return .success(registration)
+        return registration
     }
-}
-
-/// A reply that ends a handler early (wrapped so it can travel in a `Result`).
-struct ReplyFailure: Error {
-    var reply: Reply
-    init(_ reply: Reply) { self.reply = reply }
 }
 
 /// Adds business days (Monday to Friday), keeping the time of day.
