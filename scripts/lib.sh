@@ -181,4 +181,6 @@ tansu_bin() {
 
 # A build folder of its own (--scratch-path), so that two builds never wait on one lock.
 SCRATCH_ARGS=()
-[ -n "${REGISTRAR_SCRATCH_PATH:-}" ] && SCRATCH_ARGS=(--scratch-path "$REGISTRAR_SCRATCH_PATH")
+if [ -n "${REGISTRAR_SCRATCH_PATH:-}" ]; then
+    SCRATCH_ARGS=(--scratch-path "$REGISTRAR_SCRATCH_PATH")
+fi

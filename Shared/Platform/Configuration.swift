@@ -51,13 +51,7 @@ public struct RegistrarConfiguration: Sendable {
 
     /// 32 bytes from 64 hex characters, else `nil`.
     static func key(_ hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        for i in stride(from: 0, to: 64, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
-            bytes.append(byte)
-        }
+        guard let bytes = [UInt8](hex: hex), bytes.count == 32 else { return nil }
         return bytes
     }
 }

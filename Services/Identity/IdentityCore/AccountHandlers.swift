@@ -44,7 +44,7 @@ enum AccountCreation {
             platform: registration.platform, model: registration.device.model, now: now)
         let token = try IdentityStore.createSession(
             session, accountID: accountID, deviceID: deviceID, platform: registration.device.platform, now: now,
-            validity: context.policy.login.sessionValidity.timeInterval)
+            validity: context.policy.login.sessionValidity.timeInterval, effects: &effects)
         try session.query(
             """
             UPDATE registrations SET step = \(RegistrationStep.completed.rawValue), account_id = \(accountID)::uuid

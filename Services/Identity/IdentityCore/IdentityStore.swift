@@ -110,33 +110,43 @@ enum IdentityStore {
             platform: Platform(rawValue: try row.decode("platform")) ?? .web)
     }
 
-    /// Creates a session and returns its token (only its hash is stored).
+    /// Creates a session and returns its token (only its hash is stored); the other services
+    /// learn of it from `session.opened`.
     static func createSession(
         _ session: borrowing PostgresSession, accountID: String, deviceID: String?, platform: Platform, now: Date,
-        validity: TimeInterval
+        validity: TimeInterval, effects: inout MessageEffects
     ) throws -> String {
         let token = SecretCodes.newToken()
+        let hash = SecretCodes.tokenHash(token)
+        let expires = now.addingTimeInterval(validity)
         try session.query(
             """
             INSERT INTO sessions (token_hash, account_id, device_id, platform, created_at, expires_at)
-            VALUES (\(PostgresBytes(SecretCodes.tokenHash(token))), \(accountID)::uuid, \(deviceID)::uuid,
-                    \(platform.rawValue), \(now), \(now.addingTimeInterval(validity)))
+            VALUES (\(PostgresBytes(hash)), \(accountID)::uuid, \(deviceID)::uuid,
+                    \(platform.rawValue), \(now), \(expires))
             """)
+        try effects.emit(
+            "session.opened", subject: accountID,
+            data: SessionDirectory.Opened(
+                accountId: accountID, deviceId: deviceID, platform: platform.rawValue, tokenHash: hash.hexString,
+                expiresAt: CloudEvent.timestamp(expires)))
         return token
     }
 
     /// Revokes every live session of an account (optionally only one device's).
     static func revokeSessions(
-        _ session: borrowing PostgresSession, accountID: String, deviceID: String? = nil, now: Date
-    )
-        throws
-    {
+        _ session: borrowing PostgresSession, accountID: String, deviceID: String? = nil, now: Date,
+        effects: inout MessageEffects
+    ) throws {
         try session.query(
             """
             UPDATE sessions SET revoked_at = \(now)
             WHERE account_id = \(accountID)::uuid AND revoked_at IS NULL
               AND (\(deviceID)::uuid IS NULL OR device_id = \(deviceID)::uuid)
             """)
+        try effects.emit(
+            "session.revoked", subject: accountID,
+            data: SessionDirectory.Revoked(accountId: accountID, deviceId: deviceID))
     }
 
     // MARK: devices

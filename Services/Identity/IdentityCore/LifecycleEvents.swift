@@ -11,17 +11,20 @@ struct AccountEvent: Decodable, Sendable {
 enum LifecycleEvents {
     static func register(_ router: inout Router, _ context: IdentityContext) {
         let topic = RegistrarService.deregistration.eventTopic
-        router.event("account.frozen", on: topic, AccountEvent.self) { session, event, _ in
-            try setStatus(session, event.data.accountId, to: "frozen", from: ["active"], now: event.receivedAt)
+        router.event("account.frozen", on: topic, AccountEvent.self) { session, event, effects in
+            try setStatus(
+                session, event.data.accountId, to: "frozen", from: ["active"], now: event.receivedAt, effects: &effects)
         }
-        router.event("account.unfrozen", on: topic, AccountEvent.self) { session, event, _ in
-            try setStatus(session, event.data.accountId, to: "active", from: ["frozen"], now: event.receivedAt)
+        router.event("account.unfrozen", on: topic, AccountEvent.self) { session, event, effects in
+            try setStatus(
+                session, event.data.accountId, to: "active", from: ["frozen"], now: event.receivedAt, effects: &effects)
         }
-        router.event("account.deregistered", on: topic, AccountEvent.self) { session, event, _ in
+        router.event("account.deregistered", on: topic, AccountEvent.self) { session, event, effects in
             let now = event.receivedAt
             guard
                 let phone = try setStatus(
-                    session, event.data.accountId, to: "deregistered", from: ["active", "frozen"], now: now)
+                    session, event.data.accountId, to: "deregistered", from: ["active", "frozen"], now: now,
+                    effects: &effects)
             else { return }
             let until = now.addingTimeInterval(context.policy.registration.phoneReuseCooldown.timeInterval)
             try session.query(
@@ -39,7 +42,8 @@ enum LifecycleEvents {
     /// becomes active; returns its phone when it moved.
     @discardableResult
     static func setStatus(
-        _ session: borrowing PostgresSession, _ accountID: String, to status: String, from: [String], now: Date
+        _ session: borrowing PostgresSession, _ accountID: String, to status: String, from: [String], now: Date,
+        effects: inout MessageEffects
     )
         throws -> String?
     {
@@ -51,7 +55,9 @@ enum LifecycleEvents {
                 """
             ).first
         else { return nil }
-        if status != "active" { try IdentityStore.revokeSessions(session, accountID: accountID, now: now) }
+        if status != "active" {
+            try IdentityStore.revokeSessions(session, accountID: accountID, now: now, effects: &effects)
+        }
         return try row.decode("phone")
     }
 }

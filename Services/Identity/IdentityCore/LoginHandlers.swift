@@ -117,7 +117,7 @@ enum LoginHandlers {
         if let (device, _) = scored.filter({ $0.1 >= threshold }).max(by: { $0.1 < $1.1 }) {
             let token = try IdentityStore.createSession(
                 session, accountID: accountID, deviceID: device.id, platform: data.device.platform, now: now,
-                validity: policy.login.sessionValidity.timeInterval)
+                validity: policy.login.sessionValidity.timeInterval, effects: &effects)
             try effects.emit(
                 "login.succeeded", subject: accountID,
                 data: DeviceEvent(accountId: accountID, deviceId: device.id, platform: data.device.platform.rawValue))
@@ -290,7 +290,7 @@ enum LoginHandlers {
                 "UPDATE accounts SET wrong_answers = \(wrong), locked = \(wrong >= limit) WHERE id = \(accountID)::uuid"
             )
             if wrong >= limit {
-                try IdentityStore.revokeSessions(session, accountID: accountID, now: now)
+                try IdentityStore.revokeSessions(session, accountID: accountID, now: now, effects: &effects)
                 try effects.emit(
                     "account.locked", subject: accountID,
                     data: AccountLocked(accountId: accountID, reason: "security_questions", until: nil))
@@ -309,7 +309,7 @@ enum LoginHandlers {
         let token = try IdentityStore.createSession(
             session, accountID: accountID, deviceID: deviceID,
             platform: Platform(rawValue: try challenge.decode("platform")) ?? .android, now: now,
-            validity: context.policy.login.sessionValidity.timeInterval)
+            validity: context.policy.login.sessionValidity.timeInterval, effects: &effects)
         return try .ok(AccountResult(accountId: accountID, sessionToken: token, deviceId: deviceID))
     }
 
@@ -336,7 +336,7 @@ enum LoginHandlers {
         }
         try session.query("UPDATE devices SET unbound_at = \(now) WHERE id = \(command.data.deviceId)::uuid")
         try IdentityStore.revokeSessions(
-            session, accountID: caller.accountID, deviceID: command.data.deviceId, now: now)
+            session, accountID: caller.accountID, deviceID: command.data.deviceId, now: now, effects: &effects)
         try effects.emit(
             "device.unbound", subject: caller.accountID,
             data: DeviceEvent(

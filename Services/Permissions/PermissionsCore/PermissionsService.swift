@@ -9,6 +9,7 @@ public enum PermissionsService {
     public static func configure(router: inout Router, environment: HandlerEnvironment, pool: PostgresPool) throws
         -> [any Service]
     {
-        []
+        SessionDirectory.follow(&router)
+        return []
     }
 }

@@ -131,6 +131,19 @@ private func withNonNull<T>(_ bytes: [UInt8], _ body: (UnsafePointer<UInt8>, Int
 }
 
 extension Array where Element == UInt8 {
+    /// Bytes from hex digits (either case); `nil` for an odd length or a non-hex character.
+    public init?(hex: String) {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        for i in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        self = bytes
+    }
+
     /// Lowercase hex.
     public var hexString: String {
         let digits = Array("0123456789abcdef".utf8)
