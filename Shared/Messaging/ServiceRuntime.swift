@@ -11,11 +11,11 @@ public let registrarVersion = "0.1.0"
 /// outbox relay, the command loop with the built-in `system.ping`, and graceful shutdown on SIGTERM
 /// (stop taking messages, finish the one in flight, commit offsets, publish the outbox, exit 0).
 public enum ServiceRuntime {
-    /// Runs `service` until SIGTERM or SIGINT. `configure` registers the service's handlers and may
-    /// return more long-running services (schedulers).
+    /// Runs `service` until SIGTERM or SIGINT. `configure` registers the service's handlers and
+    /// returns its periodic tasks (sweeps, expiries).
     public static func run(
         _ service: RegistrarService,
-        configure: (inout Router, HandlerEnvironment, PostgresPool) throws -> [any Service] = { _, _, _ in [] }
+        configure: (inout Router, HandlerEnvironment, PostgresPool) throws -> [PeriodicTask] = { _, _, _ in [] }
     ) async throws {
         let configuration = RegistrarConfiguration()
         let logger = RegistrarLogging.bootstrap(label: service.processName, level: configuration.logLevel)
@@ -37,7 +37,7 @@ public enum ServiceRuntime {
         router.command("system.ping", EmptyPayload.self) { _, _, _ in
             try Reply.ok(["service": service.rawValue, "version": registrarVersion])
         }
-        let extra = try configure(&router, environment, pool)
+        let tasks = try configure(&router, environment, pool)
 
         let doorbell = Doorbell()
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
@@ -61,7 +61,9 @@ public enum ServiceRuntime {
         // Graceful shutdown runs in reverse order: schedulers, then the command loop, then the relay
         // (which publishes whatever the others left in the outbox).
         let group = ServiceGroup(
-            services: [relay, processor] + extra, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [relay, processor]
+                + tasks.map { PeriodicService(task: $0, pool: pool, doorbell: doorbell, environment: environment) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         logger.info("stopped")
     }

@@ -1,13 +1,12 @@
 import Messaging
 import Platform
 import Postgres
-import ServiceLifecycle
 
 /// The identity service: registration, login, devices and sessions (contract §4 identity rows, §6).
 public enum IdentityService {
-    /// Registers the service's command and event handlers; returns its schedulers.
+    /// Registers the service's command and event handlers; returns its periodic tasks.
     public static func configure(router: inout Router, environment: HandlerEnvironment, pool: PostgresPool) throws
-        -> [any Service]
+        -> [PeriodicTask]
     {
         let context = IdentityContext(policy: environment.policy, hashKey: try environment.requireHashKey())
         RegistrationHandlers.register(&router, context)
