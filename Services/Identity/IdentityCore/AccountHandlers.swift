@@ -57,7 +57,8 @@ enum AccountCreation {
                 accountId: accountID, registrationId: registration.id, phone: phone?.masked ?? "",
                 platform: registration.platform, international: registration.international,
                 restricted: registration.restricted, registeredAt: CloudEvent.timestamp(now),
-                riskLevel: registration.riskLevel?.rawValue ?? StepUpLevel.basic.rawValue))
+                riskLevel: registration.riskLevel?.rawValue ?? StepUpLevel.basic.rawValue,
+                timezone: registration.ip.timezone))
         try effects.emit(
             "device.bound", subject: accountID,
             data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: registration.platform))
@@ -111,6 +112,8 @@ struct AccountRegistered: Encodable {
     var restricted: [String]
     var registeredAt: String
     var riskLevel: String
+    /// The time zone of the registration's IP: quotas reset at midnight there.
+    var timezone: String
 }
 
 struct DeviceEvent: Encodable {
