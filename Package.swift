@@ -13,7 +13,7 @@ let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "sw
 func service(_ name: String, executable: String) -> [Target] {
     [
         .target(
-            name: "\(name)Core", dependencies: ["Messaging", "Platform", "Postgres", "Kafka", log, lifecycle],
+            name: "\(name)Core", dependencies: ["Messaging", "Platform", "Postgres", "Kafka", log, metrics, lifecycle],
             path: "Services/\(name)/\(name)Core", swiftSettings: settings),
         .executableTarget(
             name: executable, dependencies: [.target(name: "\(name)Core"), "Messaging", "Platform", log, lifecycle],

@@ -78,6 +78,12 @@ public struct HandlerEnvironment: Sendable {
         guard let hashKey else { throw ConfigurationError(reason: "REGISTRAR_HASH_KEY must be 64 hex characters") }
         return hashKey
     }
+
+    /// The PII key, or an error naming the variable.
+    public func requirePIIKey() throws -> [UInt8] {
+        guard let piiKey else { throw ConfigurationError(reason: "REGISTRAR_PII_KEY must be 64 hex characters") }
+        return piiKey
+    }
 }
 
 /// Thrown by a command handler to answer with `reply` from wherever it stands; whatever the

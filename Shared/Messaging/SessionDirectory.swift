@@ -58,8 +58,9 @@ public enum SessionDirectory {
             else {
                 throw MalformedMessage.invalid(field: "data.tokenHash")
             }
-            let expires = try Date(
-                event.data.expiresAt, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true))
+            guard
+                let expires = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(event.data.expiresAt)
+            else { throw MalformedMessage.invalid(field: "data.expiresAt") }
             try session.query(
                 """
                 INSERT INTO sessions (token_hash, account_id, device_id, platform, expires_at)

@@ -114,6 +114,8 @@ public struct Policy: Codable, Sendable, Equatable {
         public var idCardCheckSLA = PolicyDuration.minutes(15)
         public var idConflictReviewSLA = PolicyDuration.hours(72)
         public var internationalReviewBusinessDays = 5
+        /// Not in the contract: how often the identity service looks for tiers that ended.
+        public var expirySweepInterval = PolicyDuration.minutes(1)
     }
 
     /// Entitlements and quotas.
@@ -129,6 +131,9 @@ public struct Policy: Codable, Sendable, Equatable {
         public var bankCardMaxGroupSize = 200
         public var bankCardPaymentPerDayCNY = 5000
         public var sweepInterval = PolicyDuration.minutes(1)
+        /// Not in the contract: the length of a "day" for stages, active days and daily quotas
+        /// (a day in the account's time zone); tests shorten it.
+        public var dayLength = PolicyDuration.days(1)
     }
 
     /// Third-party bindings and migration.

@@ -1,14 +1,165 @@
+import Foundation
 import Messaging
 import Platform
 import Postgres
 
-/// The permissions service's handlers and background work.
+/// The permissions service: "may this account do this now?", enterprises and admin overrides
+/// (contract §4 permissions rows).
 public enum PermissionsService {
     /// Registers the service's command and event handlers; returns its periodic tasks.
     public static func configure(router: inout Router, environment: HandlerEnvironment, pool: PostgresPool) throws
         -> [PeriodicTask]
     {
+        let policy = environment.policy
         SessionDirectory.follow(&router)
-        return []
+        OperatorDirectory.follow(&router)
+        AccountEvents.register(&router, policy: policy)
+        CheckHandler.register(&router, policy: policy.permissions)
+        EnterpriseHandlers.register(&router, policy: policy.permissions)
+        return [
+            PeriodicTask(name: "permissions.sweep", interval: policy.permissions.sweepInterval.duration) {
+                session, now, effects in
+                // Accounts crossing a stage boundary (or losing a tier) with no message arriving.
+                let due: [String] = try session.query(
+                    """
+                    SELECT account_id::text AS account_id FROM accounts
+                    WHERE next_change_at <= \(now) AND NOT deregistered
+                    ORDER BY next_change_at LIMIT 500 FOR UPDATE SKIP LOCKED
+                    """
+                ).map { try $0.decode("account_id") }
+                for account in due {
+                    try PermissionsStore.refresh(
+                        session, account, now: now, policy: policy.permissions, effects: &effects)
+                }
+                return due.count
+            }
+        ]
     }
+}
+
+// MARK: events
+
+struct Registered: Decodable, Sendable {
+    var accountId: String
+    var registeredAt: String
+    var restricted: [String]?
+    var timezone: String?
+}
+
+struct Verified: Decodable, Sendable {
+    var accountId: String
+    var tier: String
+    var expiresAt: String?
+}
+
+struct AccountRef: Decodable, Sendable {
+    var accountId: String
+}
+
+struct Locked: Decodable, Sendable {
+    var accountId: String
+    var reason: String
+}
+
+/// Feeds the read model from identity's and deregistration's events.
+enum AccountEvents {
+    static func register(_ router: inout Router, policy: Policy) {
+        let identity = RegistrarService.identity.eventTopic
+        let deregistration = RegistrarService.deregistration.eventTopic
+        let permissions = policy.permissions
+        router.event("account.registered", on: identity, Registered.self) { session, event, effects in
+            let data = event.data
+            guard UUID(uuidString: data.accountId) != nil, let registered = parseTime(data.registeredAt) else {
+                throw MalformedMessage.invalid(field: "data.registeredAt")
+            }
+            try session.query(
+                """
+                INSERT INTO accounts (account_id, registered_at, timezone, tier, tier_expires_at, restricted)
+                VALUES (\(data.accountId)::uuid, \(registered), \(data.timezone ?? "Asia/Shanghai"), 'none',
+                        \(registered.addingTimeInterval(policy.verification.noneValidity.timeInterval)),
+                        \(data.restricted ?? [])::text[])
+                ON CONFLICT (account_id) DO NOTHING
+                """)
+            try PermissionsStore.refresh(
+                session, data.accountId, now: event.receivedAt, policy: permissions, effects: &effects)
+        }
+        router.event("account.verified", on: identity, Verified.self) { session, event, effects in
+            guard Tier(rawValue: event.data.tier) != nil else { throw MalformedMessage.invalid(field: "data.tier") }
+            try update(session, event.data.accountId, event, &effects, permissions) {
+                """
+                UPDATE accounts SET tier = \(event.data.tier), tier_expires_at = \(event.data.expiresAt.flatMap(parseTime)),
+                    tier_expired = false
+                WHERE account_id = \(event.data.accountId)::uuid
+                """
+            }
+        }
+        router.event("account.verification_expired", on: identity, AccountRef.self) { session, event, effects in
+            try update(session, event.data.accountId, event, &effects, permissions) {
+                "UPDATE accounts SET tier_expired = true WHERE account_id = \(event.data.accountId)::uuid"
+            }
+        }
+        router.event("login.succeeded", on: identity, AccountRef.self) { session, event, effects in
+            guard
+                let (_, timezone, _) = try PermissionsStore.account(session, event.data.accountId, policy: permissions)
+            else { return }
+            try PermissionsStore.markActive(
+                session, accountID: event.data.accountId,
+                day: Entitlements.dayNumber(eventTime(event), timezone: timezone, policy: permissions))
+            try update(session, event.data.accountId, event, &effects, permissions) {
+                "UPDATE accounts SET successful_logins = successful_logins + 1 WHERE account_id = \(event.data.accountId)::uuid"
+            }
+        }
+        router.event("device.fingerprint_mismatch", on: identity, AccountRef.self) { session, event, effects in
+            try update(session, event.data.accountId, event, &effects, permissions) {
+                "UPDATE accounts SET last_mismatch_at = \(eventTime(event)) WHERE account_id = \(event.data.accountId)::uuid"
+            }
+        }
+        router.event("account.locked", on: identity, Locked.self) { session, event, effects in
+            // Only the lock that needs support (security questions) withdraws grants; a temporary
+            // password lock only stops sign-ins.
+            guard event.data.reason == "security_questions" else { return }
+            try update(session, event.data.accountId, event, &effects, permissions) {
+                "UPDATE accounts SET locked = true WHERE account_id = \(event.data.accountId)::uuid"
+            }
+        }
+        router.event("account.frozen", on: deregistration, AccountRef.self) { session, event, effects in
+            try update(session, event.data.accountId, event, &effects, permissions) {
+                "UPDATE accounts SET frozen = true WHERE account_id = \(event.data.accountId)::uuid"
+            }
+        }
+        router.event("account.unfrozen", on: deregistration, AccountRef.self) { session, event, effects in
+            try update(session, event.data.accountId, event, &effects, permissions) {
+                "UPDATE accounts SET frozen = false WHERE account_id = \(event.data.accountId)::uuid"
+            }
+        }
+        router.event("account.deregistered", on: deregistration, AccountRef.self) { session, event, effects in
+            try update(session, event.data.accountId, event, &effects, permissions) {
+                "UPDATE accounts SET frozen = true WHERE account_id = \(event.data.accountId)::uuid"
+            }
+            guard UUID(uuidString: event.data.accountId) != nil else { return }
+            try session.query(
+                "UPDATE accounts SET deregistered = true WHERE account_id = \(event.data.accountId)::uuid")
+        }
+    }
+
+    /// Applies `statement` to a known account, then refreshes its grants.
+    static func update<T>(
+        _ session: borrowing PostgresSession, _ accountID: String, _ event: Command<T>, _ effects: inout MessageEffects,
+        _ policy: Policy.Permissions, _ statement: () -> PostgresQuery
+    ) throws {
+        guard UUID(uuidString: accountID) != nil else { throw MalformedMessage.invalid(field: "data.accountId") }
+        try session.query(statement())
+        try PermissionsStore.refresh(session, accountID, now: event.receivedAt, policy: policy, effects: &effects)
+    }
+
+    /// When the event happened (its `time`), else when it arrived.
+    static func eventTime<T>(_ event: Command<T>) -> Date {
+        event.envelope.time.flatMap(parseTime) ?? event.receivedAt
+    }
+}
+
+/// Parses an RFC 3339 time with or without fractional seconds.
+func parseTime(_ text: String) -> Date? {
+    (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+        ?? (try? Date.ISO8601FormatStyle().parse(text))
 }

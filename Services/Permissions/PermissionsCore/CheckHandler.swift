@@ -1,0 +1,51 @@
+import Foundation
+import Messaging
+import Platform
+import Postgres
+
+struct Check: Decodable, Sendable {
+    var accountId: String
+    var action: Action
+    var context: CheckContext?
+}
+
+/// `permissions.check`: a service-to-service query (no token; its topic is closed by ACLs in
+/// production). A denial is still an `OK` reply: `allowed: false` with the deciding rule.
+enum CheckHandler {
+    static func register(_ router: inout Router, policy: Policy.Permissions) {
+        router.command("permissions.check", Check.self) { session, command, _ in
+            try .ok(check(session, command.data, now: command.receivedAt, policy: policy))
+        }
+    }
+
+    static func check(_ session: borrowing PostgresSession, _ data: Check, now: Date, policy: Policy.Permissions) throws
+        -> CheckResult
+    {
+        guard let (state, timezone, _) = try PermissionsStore.account(session, data.accountId, policy: policy) else {
+            return CheckResult(allowed: false, reason: "unknown_account", limits: [:])
+        }
+        let scope = try PermissionsStore.scope(session, data.accountId)
+        var decision = Entitlements.evaluate(
+            data.action, context: data.context ?? CheckContext(), state: state, scope: scope, now: now, policy: policy)
+        guard decision.allowed else {
+            return CheckResult(allowed: false, reason: decision.reason, limits: decision.limits)
+        }
+        let day = Entitlements.dayNumber(now, timezone: timezone, policy: policy)
+        if let use = decision.quota {
+            guard let used = try PermissionsStore.takeQuota(session, accountID: data.accountId, use: use, day: day)
+            else {
+                return CheckResult(
+                    allowed: false, reason: "quota", limits: decision.limits.merging(["remainingToday": 0]) { $1 })
+            }
+            decision.limits["remainingToday"] = use.cap - used
+        }
+        try PermissionsStore.markActive(session, accountID: data.accountId, day: day)
+        return CheckResult(allowed: true, reason: "ok", limits: decision.limits)
+    }
+}
+
+struct CheckResult: Encodable {
+    var allowed: Bool
+    var reason: String
+    var limits: [String: Int64]
+}

@@ -1,0 +1,176 @@
+import Foundation
+import Messaging
+import Platform
+import Postgres
+
+extension ReplyCode {
+    /// Not in the contract: `enterprise.create` for an id that exists.
+    public static let enterpriseExists = ReplyCode(rawValue: "ENTERPRISE_EXISTS")
+    /// Not in the contract: the enterprise id names no enterprise.
+    public static let enterpriseNotFound = ReplyCode(rawValue: "ENTERPRISE_NOT_FOUND")
+    /// Not in the contract: the account id names no live account.
+    public static let accountNotFound = ReplyCode(rawValue: "ACCOUNT_NOT_FOUND")
+    /// Not in the contract: the account is not a member of the enterprise.
+    public static let notAMember = ReplyCode(rawValue: "NOT_A_MEMBER")
+}
+
+struct CreateEnterprise: Decodable, Sendable {
+    var enterpriseId: String
+    var name: String
+    var adminAccountId: String
+}
+
+struct AddMember: Decodable, Sendable {
+    var enterpriseId: String
+    var accountId: String
+    var role: String?
+}
+
+struct MemberPolicy: Decodable, Sendable {
+    struct Overrides: Codable, Sendable {
+        var momentsEnabled: Bool?
+        var maxExternalContacts: Int?
+    }
+    var enterpriseId: String
+    var accountId: String
+    var overrides: Overrides
+}
+
+struct TransferAdmin: Decodable, Sendable {
+    var enterpriseId: String
+    var toAccountId: String
+}
+
+/// Enterprises: created by operators, run by their admin.
+enum EnterpriseHandlers {
+    static func register(_ router: inout Router, policy: Policy.Permissions) {
+        router.command("enterprise.create", CreateEnterprise.self) { session, command, effects in
+            let data = command.data
+            guard try OperatorDirectory.authenticate(session, token: command.envelope.operatortoken) != nil else {
+                if try SessionDirectory.authenticate(
+                    session, token: command.envelope.sessiontoken, now: command.receivedAt) != nil
+                {
+                    return .rejected(.forbidden, "only an operator can create an enterprise")
+                }
+                return .rejected(.unauthenticated, "a valid operator token is required")
+            }
+            guard try PermissionsStore.account(session, data.adminAccountId, policy: policy) != nil else {
+                return .rejected(.accountNotFound, "the admin account is not known")
+            }
+            let created = try session.query(
+                """
+                INSERT INTO enterprises (enterprise_id, name, admin_account_id, created_at)
+                VALUES (\(data.enterpriseId), \(data.name), \(data.adminAccountId)::uuid, \(command.receivedAt))
+                ON CONFLICT DO NOTHING
+                """)
+            guard created.affectedRows == 1 else { return .rejected(.enterpriseExists, "that enterprise exists") }
+            try addMember(session, data.enterpriseId, data.adminAccountId, role: "admin", command, &effects, policy)
+            try effects.emit(
+                "enterprise.created", subject: data.adminAccountId,
+                data: ["enterpriseId": data.enterpriseId, "adminAccountId": data.adminAccountId])
+            return try .ok(["enterpriseId": data.enterpriseId])
+        }
+        router.command("enterprise.add_member", AddMember.self) { session, command, effects in
+            let data = command.data
+            try requireAdmin(session, data.enterpriseId, command)
+            guard try PermissionsStore.account(session, data.accountId, policy: policy) != nil else {
+                return .rejected(.accountNotFound, "the account is not known")
+            }
+            let role = data.role == "admin" ? "admin" : "member"
+            try addMember(session, data.enterpriseId, data.accountId, role: role, command, &effects, policy)
+            return try .ok(["enterpriseId": data.enterpriseId, "accountId": data.accountId, "role": role])
+        }
+        router.command("enterprise.set_member_policy", MemberPolicy.self) { session, command, effects in
+            let data = command.data
+            try requireAdmin(session, data.enterpriseId, command)
+            let affected: [String]
+            if data.accountId == "*" {
+                affected = try PermissionsStore.members(session, enterpriseID: data.enterpriseId)
+            } else {
+                guard
+                    try PermissionsStore.role(session, enterpriseID: data.enterpriseId, accountID: data.accountId)
+                        != nil
+                else { return .rejected(.notAMember, "the account is not a member") }
+                affected = [data.accountId]
+            }
+            try session.query(
+                """
+                INSERT INTO enterprise_policies (enterprise_id, member, moments_enabled, max_external_contacts)
+                VALUES (\(data.enterpriseId), \(data.accountId), \(data.overrides.momentsEnabled),
+                        \(data.overrides.maxExternalContacts))
+                ON CONFLICT (enterprise_id, member) DO UPDATE
+                SET moments_enabled = EXCLUDED.moments_enabled, max_external_contacts = EXCLUDED.max_external_contacts
+                """)
+            try effects.emit(
+                "enterprise.policy_changed", subject: data.enterpriseId,
+                data: PolicyChanged(enterpriseId: data.enterpriseId, member: data.accountId, overrides: data.overrides))
+            for account in affected {
+                try PermissionsStore.refresh(
+                    session, account, now: command.receivedAt, policy: policy, effects: &effects)
+            }
+            return try .ok(["enterpriseId": data.enterpriseId, "member": data.accountId])
+        }
+        router.command("enterprise.transfer_admin", TransferAdmin.self) { session, command, effects in
+            let data = command.data
+            let admin = try requireAdmin(session, data.enterpriseId, command)
+            guard
+                try PermissionsStore.role(session, enterpriseID: data.enterpriseId, accountID: data.toAccountId) != nil
+            else { return .rejected(.notAMember, "admin rights go to a member of the enterprise") }
+            try session.query(
+                """
+                UPDATE enterprise_members SET role = CASE WHEN account_id = \(data.toAccountId)::uuid THEN 'admin' ELSE 'member' END
+                WHERE enterprise_id = \(data.enterpriseId) AND account_id IN (\(admin)::uuid, \(data.toAccountId)::uuid)
+                """)
+            try session.query(
+                "UPDATE enterprises SET admin_account_id = \(data.toAccountId)::uuid WHERE enterprise_id = \(data.enterpriseId)"
+            )
+            try effects.emit(
+                "enterprise.admin_transferred", subject: data.enterpriseId,
+                data: ["enterpriseId": data.enterpriseId, "fromAccountId": admin, "toAccountId": data.toAccountId])
+            return try .ok(["enterpriseId": data.enterpriseId, "adminAccountId": data.toAccountId])
+        }
+    }
+
+    /// The calling admin's account id; refuses a missing session, a non-admin or an unknown enterprise.
+    @discardableResult
+    static func requireAdmin<T>(_ session: borrowing PostgresSession, _ enterpriseID: String, _ command: Command<T>)
+        throws
+        -> String
+    {
+        guard
+            let caller = try SessionDirectory.authenticate(
+                session, token: command.envelope.sessiontoken, now: command.receivedAt)
+        else { throw Refusal(.rejected(.unauthenticated, "a valid session token is required")) }
+        guard
+            let admin = try session.query(
+                "SELECT admin_account_id::text AS admin FROM enterprises WHERE enterprise_id = \(enterpriseID)"
+            ).first?.decode("admin", as: String.self)
+        else { throw Refusal(.rejected(.enterpriseNotFound, "no such enterprise")) }
+        guard admin == caller.accountId else {
+            throw Refusal(.rejected(.forbidden, "only the enterprise's admin can do this"))
+        }
+        return admin
+    }
+
+    static func addMember<T>(
+        _ session: borrowing PostgresSession, _ enterpriseID: String, _ accountID: String, role: String,
+        _ command: Command<T>, _ effects: inout MessageEffects, _ policy: Policy.Permissions
+    ) throws {
+        try session.query(
+            """
+            INSERT INTO enterprise_members (enterprise_id, account_id, role, joined_at)
+            VALUES (\(enterpriseID), \(accountID)::uuid, \(role), \(command.receivedAt))
+            ON CONFLICT (enterprise_id, account_id) DO UPDATE SET role = EXCLUDED.role
+            """)
+        try effects.emit(
+            "enterprise.member_added", subject: accountID,
+            data: ["enterpriseId": enterpriseID, "accountId": accountID, "role": role])
+        try PermissionsStore.refresh(session, accountID, now: command.receivedAt, policy: policy, effects: &effects)
+    }
+}
+
+struct PolicyChanged: Encodable {
+    var enterpriseId: String
+    var member: String
+    var overrides: MemberPolicy.Overrides
+}

@@ -1,0 +1,236 @@
+import Foundation
+import Platform
+
+/// Verification tiers (contract §4).
+public enum Tier: String, Codable, Sendable {
+    case none
+    case bankCard = "bank_card"
+    case idCard = "id_card"
+}
+
+/// The actions `permissions.check` answers for.
+public enum Action: String, Codable, Sendable, CaseIterable {
+    case chatInternal = "chat.internal"
+    case fileSend = "file.send"
+    case contactExternalAdd = "contact.external.add"
+    case paymentTransfer = "payment.transfer"
+    case groupCreate = "group.create"
+    case momentsPost = "moments.post"
+    case enterpriseAppUse = "enterprise.app.use"
+}
+
+/// What permissions knows of an account, from identity's and deregistration's events.
+public struct AccountState: Sendable, Equatable {
+    public var registeredAt: Date
+    public var tier: Tier
+    /// When the tier lapses (`nil`: permanent).
+    public var tierExpiresAt: Date?
+    /// Identity said the tier expired (`account.verification_expired`).
+    public var tierExpired: Bool
+    public var restricted: [String]
+    public var frozen: Bool
+    public var locked: Bool
+    public var successfulLogins: Int
+    public var activeDays: Int
+    public var lastMismatchAt: Date?
+
+    public init(
+        registeredAt: Date, tier: Tier = .none, tierExpiresAt: Date? = nil, tierExpired: Bool = false,
+        restricted: [String] = [], frozen: Bool = false, locked: Bool = false, successfulLogins: Int = 0,
+        activeDays: Int = 0, lastMismatchAt: Date? = nil
+    ) {
+        self.registeredAt = registeredAt
+        self.tier = tier
+        self.tierExpiresAt = tierExpiresAt
+        self.tierExpired = tierExpired
+        self.restricted = restricted
+        self.frozen = frozen
+        self.locked = locked
+        self.successfulLogins = successfulLogins
+        self.activeDays = activeDays
+        self.lastMismatchAt = lastMismatchAt
+    }
+}
+
+/// The enterprise side: memberships and the overrides that apply to the account.
+public struct EnterpriseScope: Sendable, Equatable {
+    /// Enterprises the account belongs to.
+    public var enterprises: Set<String>
+    /// False when any enterprise of the account disables moments for it.
+    public var momentsEnabled: Bool
+    /// The smallest external-contact cap any enterprise sets for it.
+    public var maxExternalContacts: Int?
+
+    public init(enterprises: Set<String> = [], momentsEnabled: Bool = true, maxExternalContacts: Int? = nil) {
+        self.enterprises = enterprises
+        self.momentsEnabled = momentsEnabled
+        self.maxExternalContacts = maxExternalContacts
+    }
+}
+
+/// A check's context (contract: `file.send {bytes}`, `payment.transfer {amountCNY}`, …).
+public struct CheckContext: Codable, Sendable, Equatable {
+    public var bytes: Int64?
+    public var amountCNY: Int64?
+    public var size: Int?
+    public var enterpriseId: String?
+
+    public init(bytes: Int64? = nil, amountCNY: Int64? = nil, size: Int? = nil, enterpriseId: String? = nil) {
+        self.bytes = bytes
+        self.amountCNY = amountCNY
+        self.size = size
+        self.enterpriseId = enterpriseId
+    }
+}
+
+/// A daily quota an allowed check consumes.
+public struct QuotaUse: Sendable, Equatable {
+    /// `contact.external.add` or `payment.transfer`.
+    public var kind: String
+    /// Units taken (1 contact, or CNY).
+    public var amount: Int64
+    /// The most allowed per day.
+    public var cap: Int64
+}
+
+/// The answer before quotas: allowed or not, the rule that decided, the limits that apply.
+public struct Decision: Sendable, Equatable {
+    public var allowed: Bool
+    /// `ok`, or the rule that denied: `frozen`, `locked`, `stage`, `tier`, `restricted`,
+    /// `sensitive_criteria`, `enterprise_policy` (and `quota` once the quota is consulted).
+    public var reason: String
+    public var limits: [String: Int64]
+    /// The quota to consume when allowed.
+    public var quota: QuotaUse?
+
+    static func deny(_ reason: String, _ limits: [String: Int64] = [:]) -> Decision {
+        Decision(allowed: false, reason: reason, limits: limits, quota: nil)
+    }
+}
+
+/// The entitlement rules of the contract (§4 permissions), pure over state, context and policy.
+public enum Entitlements {
+    /// Stage 1 (days 0…stageOneLastDay), 2 (…stageTwoLastDay) or 3.
+    public static func stage(_ state: AccountState, now: Date, policy: Policy.Permissions) -> Int {
+        let day = Int((now.timeIntervalSince(state.registeredAt) / policy.dayLength.timeInterval).rounded(.down))
+        if day <= policy.stageOneLastDay { return 1 }
+        if day <= policy.stageTwoLastDay { return 2 }
+        return 3
+    }
+
+    /// The tier in force: a lapsed tier counts as an expired `none`.
+    public static func tierInForce(_ state: AccountState, now: Date) -> Tier? {
+        if state.tierExpired { return nil }
+        if let expires = state.tierExpiresAt, now >= expires { return nil }
+        return state.tier
+    }
+
+    /// Whether the sensitive-feature criteria hold (active days, logins, no recent mismatch).
+    public static func sensitiveCriteriaMet(_ state: AccountState, now: Date, policy: Policy.Permissions) -> Bool {
+        if state.activeDays < policy.sensitiveMinActiveDays { return false }
+        if state.successfulLogins < policy.sensitiveMinLogins { return false }
+        if let mismatch = state.lastMismatchAt,
+            now.timeIntervalSince(mismatch) < policy.fingerprintMismatchWindow.timeInterval
+        {
+            return false
+        }
+        return true
+    }
+
+    /// Decides `action` for the account (before consulting the daily quota).
+    public static func evaluate(
+        _ action: Action, context: CheckContext, state: AccountState, scope: EnterpriseScope, now: Date,
+        policy: Policy.Permissions
+    ) -> Decision {
+        if state.frozen { return .deny("frozen") }
+        if state.locked { return .deny("locked") }
+        let ok = Decision(allowed: true, reason: "ok", limits: [:], quota: nil)
+        if action == .chatInternal { return ok }
+        // Once the tier lapsed (none after 30 days, bank card after a year) only chat is left.
+        guard let tier = tierInForce(state, now: now) else { return .deny("tier") }
+        let stage = stage(state, now: now, policy: policy)
+        switch action {
+        case .chatInternal:
+            return ok
+        case .momentsPost:
+            return scope.momentsEnabled ? ok : .deny("enterprise_policy")
+        case .groupCreate:
+            let cap: Int64? =
+                switch tier {
+                case .none: Int64(policy.unverifiedMaxGroupSize)
+                case .bankCard: Int64(policy.bankCardMaxGroupSize)
+                case .idCard: nil
+                }
+            guard let cap else { return ok }
+            if Int64(context.size ?? 1) > cap { return .deny("tier", ["maxGroupSize": cap]) }
+            return Decision(allowed: true, reason: "ok", limits: ["maxGroupSize": cap], quota: nil)
+        case .fileSend:
+            guard stage == 1 else { return ok }
+            let cap = Int64(policy.stageOneFileCapBytes)
+            if (context.bytes ?? 0) > cap { return .deny("stage", ["maxFileBytes": cap]) }
+            return Decision(allowed: true, reason: "ok", limits: ["maxFileBytes": cap], quota: nil)
+        case .contactExternalAdd:
+            if stage < 2 { return .deny("stage") }
+            if tier == .none { return .deny("tier") }
+            if !sensitiveCriteriaMet(state, now: now, policy: policy) { return .deny("sensitive_criteria") }
+            var cap: Int64? = stage == 2 ? Int64(policy.stageTwoExternalAddsPerDay) : nil
+            if let enterprise = scope.maxExternalContacts { cap = min(cap ?? Int64(enterprise), Int64(enterprise)) }
+            guard let cap else { return ok }
+            if cap <= 0 { return .deny("enterprise_policy", ["maxExternalContactsPerDay": cap]) }
+            return Decision(
+                allowed: true, reason: "ok", limits: ["maxExternalContactsPerDay": cap],
+                quota: QuotaUse(kind: action.rawValue, amount: 1, cap: cap))
+        case .paymentTransfer:
+            if stage < 2 { return .deny("stage") }
+            if state.restricted.contains("payment") { return .deny("restricted") }
+            if tier == .none { return .deny("tier") }
+            if !sensitiveCriteriaMet(state, now: now, policy: policy) { return .deny("sensitive_criteria") }
+            guard tier == .bankCard else { return ok }
+            let cap = Int64(policy.bankCardPaymentPerDayCNY)
+            let amount = max(0, context.amountCNY ?? 0)
+            return Decision(
+                allowed: true, reason: "ok", limits: ["maxPaymentPerDayCNY": cap],
+                quota: QuotaUse(kind: action.rawValue, amount: amount, cap: cap))
+        case .enterpriseAppUse:
+            if stage < 3 { return .deny("stage") }
+            guard let enterprise = context.enterpriseId, scope.enterprises.contains(enterprise) else {
+                return .deny("enterprise_policy")
+            }
+            return ok
+        }
+    }
+
+    /// The actions allowed in principle now (quotas and sizes aside), sorted: what
+    /// `permissions.changed` reports before and after.
+    public static func grants(_ state: AccountState, scope: EnterpriseScope, now: Date, policy: Policy.Permissions)
+        -> [String]
+    {
+        Action.allCases.filter { action in
+            let context = CheckContext(bytes: 0, amountCNY: 0, size: 1, enterpriseId: scope.enterprises.sorted().first)
+            return evaluate(action, context: context, state: state, scope: scope, now: now, policy: policy).allowed
+        }.map(\.rawValue).sorted()
+    }
+
+    /// The next moment the grants may change with no message arriving (a stage boundary, the tier
+    /// lapsing, a fingerprint mismatch leaving its window), if any.
+    public static func nextChange(_ state: AccountState, now: Date, policy: Policy.Permissions) -> Date? {
+        let day = policy.dayLength.timeInterval
+        var moments = [
+            state.registeredAt.addingTimeInterval(Double(policy.stageOneLastDay + 1) * day),
+            state.registeredAt.addingTimeInterval(Double(policy.stageTwoLastDay + 1) * day),
+        ]
+        if let expires = state.tierExpiresAt { moments.append(expires) }
+        if let mismatch = state.lastMismatchAt {
+            moments.append(mismatch.addingTimeInterval(policy.fingerprintMismatchWindow.timeInterval))
+        }
+        return moments.filter { $0 > now }.min()
+    }
+
+    /// The day number (in `dayLength` units, local to `timezone`) that `date` falls in: active days
+    /// and daily quotas count per such day.
+    public static func dayNumber(_ date: Date, timezone: String, policy: Policy.Permissions) -> Int64 {
+        let offset = Double(
+            (TimeZone(identifier: timezone) ?? TimeZone(identifier: "Asia/Shanghai")!).secondsFromGMT(for: date))
+        return Int64(((date.timeIntervalSince1970 + offset) / policy.dayLength.timeInterval).rounded(.down))
+    }
+}

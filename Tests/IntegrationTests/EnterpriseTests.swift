@@ -1,0 +1,134 @@
+import Foundation
+import Messaging
+import Platform
+import Postgres
+import TestSupport
+import Testing
+
+@Suite(.enabled(if: TestStack.enabled))
+struct EnterpriseTests {
+    let permissions = PermissionsClient()
+    let identity = IdentityClient()
+    let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["permissions"]))
+
+    /// Sends until the reply is not `UNAUTHENTICATED` (sessions and operators reach permissions
+    /// through identity's events a moment later).
+    func sendAuthenticated(
+        _ type: String, _ data: [String: JSONValue], session: String? = nil, operatorToken: String? = nil
+    )
+        async throws -> IdentityClient.Answer
+    {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            let answer = try await permissions.send(type, data, session: session, operatorToken: operatorToken)
+            if answer.code != "UNAUTHENTICATED" || ContinuousClock.now > deadline { return answer }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    @Test func adminsRunTheirEnterpriseAndOverridesApply() async throws {
+        let admin = try await identity.register()
+        try await permissions.known(admin.accountId)
+        let operatorToken = SessionDirectoryTests.newToken()
+        try await permissions.publish(
+            .identity, "operator.added", accountId: "ops",
+            data: [
+                "operatorId": .string("op-\(UUID().uuidString.prefix(6))"),
+                "tokenHash": .string(SessionDirectory.tokenHash(operatorToken).hexString),
+            ])
+        let enterprise = "ent-\(UUID().uuidString.prefix(8))"
+        let create: [String: JSONValue] = [
+            "enterpriseId": .string(enterprise), "name": .string("Acme"), "adminAccountId": .string(admin.accountId),
+        ]
+        #expect(try await permissions.send("enterprise.create", create).code == "UNAUTHENTICATED")
+        #expect(
+            try await sendAuthenticated("enterprise.create", create, session: admin.sessionToken).code == "FORBIDDEN")
+        #expect(try await sendAuthenticated("enterprise.create", create, operatorToken: operatorToken).code == "OK")
+        #expect(
+            try await permissions.send("enterprise.create", create, operatorToken: operatorToken).code
+                == "ENTERPRISE_EXISTS")
+
+        // Two seasoned members (stage 2, criteria met) and one newcomer with a session.
+        let seasoned = try await (0..<2).asyncMap { _ in
+            let account = try await permissions.account(age: 12 * PermissionsClient.day, tier: "bank_card")
+            try await permissions.logins(account, daysAgo: Array(1...20))
+            try await permissions.waitForState(account, schemaPool: pool, "successful_logins", equals: 20)
+            return account
+        }
+        let newcomer = try await identity.register()
+        try await permissions.known(newcomer.accountId)
+        for member in seasoned + [newcomer.accountId] {
+            let added = try await sendAuthenticated(
+                "enterprise.add_member",
+                ["enterpriseId": .string(enterprise), "accountId": .string(member), "role": .string("member")],
+                session: admin.sessionToken)
+            #expect(added.code == "OK")
+        }
+        let byMember = try await sendAuthenticated(
+            "enterprise.add_member", ["enterpriseId": .string(enterprise), "accountId": .string(admin.accountId)],
+            session: newcomer.sessionToken)
+        #expect(byMember.code == "FORBIDDEN")
+        let noSession = try await permissions.send(
+            "enterprise.set_member_policy",
+            ["enterpriseId": .string(enterprise), "accountId": .string("*"), "overrides": .object([:])])
+        #expect(noSession.code == "UNAUTHENTICATED")
+
+        // Moments off for one member; external contacts capped at 2 a day for everyone.
+        #expect(
+            try await permissions.send(
+                "enterprise.set_member_policy",
+                [
+                    "enterpriseId": .string(enterprise), "accountId": .string(seasoned[0]),
+                    "overrides": .object(["momentsEnabled": .bool(false)]),
+                ], session: admin.sessionToken
+            ).code == "OK")
+        #expect(
+            try await permissions.send(
+                "enterprise.set_member_policy",
+                [
+                    "enterpriseId": .string(enterprise), "accountId": .string("*"),
+                    "overrides": .object(["maxExternalContacts": .int(2)]),
+                ], session: admin.sessionToken
+            ).code == "OK")
+        #expect(try await permissions.check(seasoned[0], "moments.post").reason == "enterprise_policy")
+        #expect(try await permissions.check(seasoned[1], "moments.post").allowed)
+        for member in seasoned {
+            #expect(try await permissions.check(member, "contact.external.add").allowed)
+            let second = try await permissions.check(member, "contact.external.add")
+            #expect(second.allowed && second.limits["maxExternalContactsPerDay"] == .int(2))
+            #expect(try await permissions.check(member, "contact.external.add").reason == "quota")
+        }
+        _ = try await permissions.client.event(on: "permissions.events") {
+            $0.type == "permissions.changed" && $0.subject == seasoned[0]
+                && !"\($0.data["after"] ?? .null)".contains("moments.post")
+        }
+
+        // Admin rights move to a member; the old admin can no longer act.
+        let transfer = try await permissions.send(
+            "enterprise.transfer_admin",
+            ["enterpriseId": .string(enterprise), "toAccountId": .string(newcomer.accountId)],
+            session: admin.sessionToken)
+        #expect(transfer.code == "OK")
+        let former = try await permissions.send(
+            "enterprise.add_member", ["enterpriseId": .string(enterprise), "accountId": .string(admin.accountId)],
+            session: admin.sessionToken)
+        #expect(former.code == "FORBIDDEN")
+        _ = try await permissions.client.event(on: "permissions.events") {
+            $0.type == "enterprise.admin_transferred" && $0.data["toAccountId"] == .string(newcomer.accountId)
+        }
+    }
+}
+
+extension Sequence {
+    /// `map` with an async transform, in order.
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
+
+extension SessionDirectoryTests {
+    /// A random token like identity's.
+    static func newToken() -> String { Sodium.randomBytes(32).hexString }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Messaging
+import Postgres
+import TestSupport
+
+/// Drives `permissions.commands`, and stands in for identity and deregistration by publishing
+/// their events (with chosen times), as those services would.
+struct PermissionsClient {
+    let client: RegistrarClient
+
+    init(client: RegistrarClient = TestStack.client) { self.client = client }
+
+    /// `permissions.check`; returns `(allowed, reason, limits)`.
+    func check(_ accountId: String, _ action: String, _ context: [String: JSONValue] = [:]) async throws
+        -> (allowed: Bool, reason: String, limits: JSONValue)
+    {
+        let reply = try await client.request(
+            RegistrarClient.command(
+                type: "permissions.check",
+                data: .object(["accountId": .string(accountId), "action": .string(action), "context": .object(context)])
+            ),
+            topic: "permissions.commands")
+        let result = reply.data["result"] ?? .null
+        return (result["allowed"] == .bool(true), result["reason"]?.stringValue ?? "", result["limits"] ?? .null)
+    }
+
+    /// A command on `permissions.commands`.
+    func send(_ type: String, _ data: [String: JSONValue], session: String? = nil, operatorToken: String? = nil)
+        async throws -> IdentityClient.Answer
+    {
+        IdentityClient.Answer(
+            event: try await client.request(
+                RegistrarClient.command(
+                    type: type, data: .object(data), sessionToken: session, operatorToken: operatorToken),
+                topic: "permissions.commands"))
+    }
+
+    /// Publishes an event of `service` (as that service would), happening at `time`.
+    func publish(
+        _ service: RegistrarService, _ type: String, accountId: String, data: [String: JSONValue] = [:],
+        time: Date = Date()
+    )
+        async throws
+    {
+        var payload = data
+        payload["accountId"] = .string(accountId)
+        let event = CloudEvent(
+            source: service.source, type: type, time: time, subject: accountId, data: .object(payload))
+        try await client.sendRaw(event.encoded(), topic: service.eventTopic, key: accountId)
+    }
+
+    /// A new account registered `age` seconds ago, known to permissions once this returns.
+    func account(age: TimeInterval = 0, restricted: [String] = [], tier: String? = nil) async throws -> String {
+        let accountId = UUID().uuidString.lowercased()
+        try await publish(
+            .identity, "account.registered", accountId: accountId,
+            data: [
+                "registeredAt": .string(CloudEvent.timestamp(Date().addingTimeInterval(-age))),
+                "restricted": .array(restricted.map(JSONValue.string)), "timezone": .string("Asia/Shanghai"),
+            ])
+        if let tier {
+            try await publish(.identity, "account.verified", accountId: accountId, data: ["tier": .string(tier)])
+        }
+        try await known(accountId, tier: tier)
+        return accountId
+    }
+
+    /// Waits until permissions answers for the account (and has its tier, when given).
+    func known(_ accountId: String, tier: String? = nil) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let reason = try await check(accountId, "chat.internal").reason
+            if reason != "unknown_account" {
+                guard let tier else { return }
+                // Tier known once a tier-gated action reflects it.
+                let group = try await check(accountId, "group.create", ["size": .int(201)])
+                if (tier == "id_card") == group.allowed { return }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw IdentityClient.Failure("permissions never learnt of \(accountId)")
+    }
+
+    /// Successful logins on `days` distinct past days (one each), then waits until counted.
+    func logins(_ accountId: String, daysAgo: [Int]) async throws {
+        for day in daysAgo {
+            try await publish(
+                .identity, "login.succeeded", accountId: accountId,
+                time: Date().addingTimeInterval(-Double(day) * 86_400 - 3600))
+        }
+    }
+
+    /// A day (86,400 s) in seconds.
+    static let day: TimeInterval = 86_400
+}
+
+extension PermissionsClient {
+    /// Waits until the read model shows `condition` for the account (reading permissions' own table,
+    /// as ops would).
+    func waitForState(_ accountId: String, schemaPool: PostgresPool, _ sql: String, equals expected: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let value: Int? = try await schemaPool.query(
+                PostgresQuery(
+                    stringLiteral: "SELECT (\(sql)) AS v FROM accounts WHERE account_id = '\(accountId)'::uuid")
+            ).first?.decode("v")
+            if value == expected { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw IdentityClient.Failure("\(sql) of \(accountId) never became \(expected)")
+    }
+}

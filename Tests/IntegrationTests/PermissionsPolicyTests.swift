@@ -1,0 +1,43 @@
+import Foundation
+import Messaging
+import TestSupport
+import Testing
+
+/// Time-driven entitlement rules on a private permissions instance whose days last 2 seconds.
+@Suite(.enabled(if: TestStack.enabled))
+struct PermissionsPolicyTests {
+    static let policy = """
+        {"permissions": {"dayLength": "2s", "stageOneLastDay": 0, "stageTwoLastDay": 1000, "sweepInterval": "200ms",
+                         "sensitiveMinActiveDays": 1, "sensitiveMinLogins": 1, "stageTwoExternalAddsPerDay": 3}}
+        """
+
+    @Test func stagesAdvanceWithoutMessagesAndQuotasResetDaily() async throws {
+        try await ServiceProcess.run(.permissions, policy: Self.policy) { _, client in
+            let permissions = PermissionsClient(client: client)
+            let account = try await permissions.account(tier: "bank_card")
+            try await permissions.logins(account, daysAgo: [0])
+            #expect(try await permissions.check(account, "contact.external.add").reason == "stage")
+
+            // Day 1 starts 2 s after registration: the sweep reports the new grants unprompted.
+            let changed = try await client.event(on: "permissions.events", timeout: .seconds(20)) {
+                $0.type == "permissions.changed" && $0.subject == account
+                    && "\($0.data["after"] ?? .null)".contains("contact.external.add")
+            }
+            #expect(changed.causationid?.hasPrefix("task:permissions.sweep:") == true)
+            #expect(!"\(changed.data["before"] ?? .null)".contains("contact.external.add"))
+
+            // Three adds a day: start right after a day boundary, use them up, wait for the next day.
+            let dayLength = 2.0
+            let now = Date().timeIntervalSince1970 + 8 * 3600
+            try await Task.sleep(
+                for: .milliseconds(Int((dayLength - now.truncatingRemainder(dividingBy: dayLength)) * 1000) + 50))
+            for left in [2, 1, 0] {
+                let add = try await permissions.check(account, "contact.external.add")
+                #expect(add.allowed && add.limits["remainingToday"] == .int(Int64(left)))
+            }
+            #expect(try await permissions.check(account, "contact.external.add").reason == "quota")
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await permissions.check(account, "contact.external.add").allowed)
+        }
+    }
+}
