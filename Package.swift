@@ -70,6 +70,9 @@ let package = Package(
             name: "IdentityTests", dependencies: ["IdentityCore", "Messaging", "Platform", "TestSupport"],
             path: "Tests/IdentityTests", swiftSettings: settings),
         .testTarget(
+            name: "PermissionsTests", dependencies: ["PermissionsCore", "Platform"],
+            path: "Tests/PermissionsTests", swiftSettings: settings),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["Messaging", "Platform", "Postgres", "Kafka", "TestSupport", "IdentityCore"],
             path: "Tests/IntegrationTests", swiftSettings: settings),
