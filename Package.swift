@@ -73,6 +73,9 @@ let package = Package(
             name: "PermissionsTests", dependencies: ["PermissionsCore", "Platform"],
             path: "Tests/PermissionsTests", swiftSettings: settings),
         .testTarget(
+            name: "BindingTests", dependencies: ["BindingCore", "Platform"], path: "Tests/BindingTests",
+            swiftSettings: settings),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["Messaging", "Platform", "Postgres", "Kafka", "TestSupport", "IdentityCore"],
             path: "Tests/IntegrationTests", swiftSettings: settings),

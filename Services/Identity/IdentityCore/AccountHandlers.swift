@@ -3,11 +3,13 @@ import Messaging
 import Platform
 import Postgres
 
-/// Turns a finished registration into an account, its first device and a session.
+/// Turns a finished registration into an account, its first device and (unless `openSession` is
+/// false, as when a reviewer approves an international registration) a session. The account starts
+/// at verification tier `none`, valid `verification.noneValidity`.
 enum AccountCreation {
     static func create(
         _ session: borrowing PostgresSession, registration: RegistrationRow, effects: inout MessageEffects,
-        context: IdentityContext, now: Date
+        context: IdentityContext, now: Date, openSession: Bool = true
     ) throws -> Reply {
         // Registrations of one device or phone that finish together must not both pass the limits.
         try IdentityStore.lock(session, ["phone:" + registration.phone, "print:" + registration.printID])
@@ -42,9 +44,12 @@ enum AccountCreation {
         let deviceID = try IdentityStore.bindDevice(
             session, accountID: accountID, printID: registration.printID, fingerprint: attributes,
             platform: registration.platform, model: registration.device.model, now: now)
-        let token = try IdentityStore.createSession(
-            session, accountID: accountID, deviceID: deviceID, platform: registration.device.platform, now: now,
-            validity: context.policy.login.sessionValidity.timeInterval, effects: &effects)
+        let tier = try VerificationStore.startTier(session, accountID: accountID, now: now, policy: context.policy)
+        let token =
+            openSession
+            ? try IdentityStore.createSession(
+                session, accountID: accountID, deviceID: deviceID, platform: registration.device.platform, now: now,
+                validity: context.policy.login.sessionValidity.timeInterval, effects: &effects) : nil
         try session.query(
             """
             UPDATE registrations SET step = \(RegistrationStep.completed.rawValue), account_id = \(accountID)::uuid
@@ -58,7 +63,8 @@ enum AccountCreation {
                 platform: registration.platform, international: registration.international,
                 restricted: registration.restricted, registeredAt: CloudEvent.timestamp(now),
                 riskLevel: registration.riskLevel?.rawValue ?? StepUpLevel.basic.rawValue,
-                timezone: registration.ip.timezone))
+                timezone: registration.ip.timezone, tier: tier.tier.rawValue,
+                tierExpiresAt: tier.expiresAt.map(CloudEvent.timestamp)))
         try effects.emit(
             "device.bound", subject: accountID,
             data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: registration.platform))
@@ -99,7 +105,8 @@ enum ScanTickets {
 
 struct AccountResult: Encodable {
     var accountId: String
-    var sessionToken: String
+    /// Absent when the account was created without a session (review approval).
+    var sessionToken: String?
     var deviceId: String
 }
 
@@ -114,6 +121,9 @@ struct AccountRegistered: Encodable {
     var riskLevel: String
     /// The time zone of the registration's IP: quotas reset at midnight there.
     var timezone: String
+    /// The verification tier the account starts at (`none`) and when it ends.
+    var tier: String
+    var tierExpiresAt: String?
 }
 
 struct DeviceEvent: Encodable {

@@ -3,10 +3,12 @@ import Messaging
 import Platform
 import Postgres
 
-/// What the identity handlers share: the policy, the hash key and a logger.
+/// What the identity handlers share: the policy and the keys.
 struct IdentityContext: Sendable {
     var policy: Policy
     var hashKey: [UInt8]
+    /// `REGISTRAR_PII_KEY`: encrypts ID and card numbers at rest.
+    var piiKey: [UInt8]
 
     var registration: Policy.Registration { policy.registration }
 }
@@ -69,6 +71,8 @@ enum RegistrationStep: String {
     case pendingReview = "pending_review"
     case securityCheck = "security_check"
     case completed
+    /// An international registration whose review was rejected: closed for good.
+    case rejected
 }
 
 /// A registration row as the handlers need it.
@@ -430,6 +434,9 @@ enum RegistrationHandlers {
         if registration.step != step {
             if registration.step == .completed {
                 throw Refusal(.rejected(.registrationNotFound, "this registration is finished"))
+            }
+            if registration.step == .rejected {
+                throw Refusal(.rejected(.registrationNotFound, "this registration was rejected in review"))
             }
             throw Refusal(
                 .rejected(
