@@ -5,10 +5,13 @@ import Postgres
 /// A service executable started by a test against a database and topic prefix of its own, so it
 /// can be stopped, killed and restarted without disturbing the shared stack.
 public final class ServiceProcess: @unchecked Sendable {
-    // @unchecked: `process` is only touched by the test that owns this value.
+    // @unchecked: the processes are only touched by the test that owns this value.
     private var process: Process?
-    /// The service.
+    private var companionProcesses: [RegistrarService: Process] = [:]
+    /// The service under test (stopped and restarted by `stop` and `start`).
     public let service: RegistrarService
+    /// Services started beside it on the same database and topics (left running by `stop`).
+    public let companions: [RegistrarService]
     /// Its private topic names.
     public let topics: Topics
     /// Its private database URL.
@@ -21,8 +24,11 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// Creates a database (migrated) and topics for a private instance of `service`, optionally
     /// with a policy (JSON merged over the defaults) of its own.
-    public init(_ service: RegistrarService, policy: String? = nil) async throws {
+    public init(_ service: RegistrarService, policy: String? = nil, with companions: [RegistrarService] = [])
+        async throws
+    {
         self.service = service
+        self.companions = companions
         let suffix = UUID().uuidString.prefix(8).lowercased()
         database = "registrar_\(suffix)"
         topics = Topics(prefix: "\(TestStack.configuration.topicPrefix)p\(suffix)-")
@@ -58,8 +64,16 @@ public final class ServiceProcess: @unchecked Sendable {
         try RegistrarClient(configuration: TestStack.kafka, topics: topics, logger: TestStack.logger)
     }
 
-    /// Starts the executable (from `REGISTRAR_BIN`, which `scripts/stack` exports).
+    /// Starts the executable (from `REGISTRAR_BIN`, which `scripts/stack` exports), and the
+    /// companions that are not running yet.
     public func start() throws {
+        process = try launch(service)
+        for companion in companions where companionProcesses[companion] == nil {
+            companionProcesses[companion] = try launch(companion)
+        }
+    }
+
+    private func launch(_ service: RegistrarService) throws -> Process {
         let environment = ProcessInfo.processInfo.environment
         guard let bin = environment["REGISTRAR_BIN"] else { throw Missing(what: "REGISTRAR_BIN") }
         let process = Process()
@@ -79,7 +93,7 @@ public final class ServiceProcess: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        self.process = process
+        return process
     }
 
     /// Sends `signal` and waits for the exit; returns the exit status (or the signal number when
@@ -98,9 +112,14 @@ public final class ServiceProcess: @unchecked Sendable {
         return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
     }
 
-    /// Stops the process if running and drops the database.
+    /// Stops the processes if running and drops the database.
     public func tearDown() async throws {
         _ = await stop(signal: SIGKILL)
+        for (_, companion) in companionProcesses {
+            kill(companion.processIdentifier, SIGKILL)
+            companion.waitUntilExit()
+        }
+        companionProcesses = [:]
         let name = database
         try await PostgresConnection(configuration: TestStack.postgres()).run { session in
             try session.query(PostgresQuery(stringLiteral: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
@@ -111,17 +130,19 @@ public final class ServiceProcess: @unchecked Sendable {
     /// with a client of its topics and tears it down; an error from `body` comes back with the
     /// instance's log.
     public static func run(
-        _ service: RegistrarService, policy: String? = nil,
+        _ service: RegistrarService, policy: String? = nil, with companions: [RegistrarService] = [],
         _ body: (ServiceProcess, RegistrarClient) async throws -> Void
     ) async throws {
-        let instance = try await ServiceProcess(service, policy: policy)
+        let instance = try await ServiceProcess(service, policy: policy, with: companions)
         var failure: (any Error)?
         do {
             try instance.start()
             let client = try instance.client()
-            _ = try await client.request(
-                RegistrarClient.command(type: "system.ping", data: .emptyObject), topic: service.commandTopic,
-                timeout: .seconds(40))
+            for started in [service] + companions {
+                _ = try await client.request(
+                    RegistrarClient.command(type: "system.ping", data: .emptyObject), topic: started.commandTopic,
+                    timeout: .seconds(40))
+            }
             try await body(instance, client)
         } catch {
             failure = error

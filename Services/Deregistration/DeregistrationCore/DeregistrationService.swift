@@ -1,14 +1,106 @@
+import Foundation
 import Messaging
 import Platform
 import Postgres
 
-/// The deregistration service's handlers and background work.
+extension ReplyCode {
+    public static let adminTransferRequired = ReplyCode(rawValue: "ADMIN_TRANSFER_REQUIRED")
+    public static let deviceLocked = ReplyCode(rawValue: "DEVICE_LOCKED")
+    public static let cooldownOver = ReplyCode(rawValue: "COOLDOWN_OVER")
+    public static let smsCodeInvalid = ReplyCode(rawValue: "SMS_CODE_INVALID")
+    public static let smsCodeLocked = ReplyCode(rawValue: "SMS_CODE_LOCKED")
+    public static let smsCodeExpired = ReplyCode(rawValue: "SMS_CODE_EXPIRED")
+    /// Not in the contract: the account already has a deregistration in its cool-down.
+    public static let deregistrationPending = ReplyCode(rawValue: "DEREGISTRATION_PENDING")
+    /// Not in the contract: the account is not known (yet) to the deregistration service.
+    public static let accountNotFound = ReplyCode(rawValue: "ACCOUNT_NOT_FOUND")
+}
+
+/// The deregistration service: the revocable cool-down, the device lock, and finalization
+/// (contract §4 deregistration rows and the end-of-cool-down rules).
 public enum DeregistrationService {
     /// Registers the service's command and event handlers; returns its periodic tasks.
     public static func configure(router: inout Router, environment: HandlerEnvironment, pool: PostgresPool) throws
         -> [PeriodicTask]
     {
+        let context = DeregistrationContext(policy: environment.policy, hashKey: try environment.requireHashKey())
         SessionDirectory.follow(&router)
-        return []
+        ReadModel.register(&router)
+        RequestHandlers.register(&router, context)
+        Purges.register(&router)
+        return [Finalizer.task(context)]
     }
+}
+
+/// What the handlers share.
+struct DeregistrationContext: Sendable {
+    var policy: Policy
+    var hashKey: [UInt8]
+}
+
+// MARK: read model
+
+struct Registered: Decodable, Sendable {
+    var accountId: String
+    var registeredAt: String
+    var phoneHash: String
+}
+
+struct EnterpriseAdmin: Decodable, Sendable {
+    var enterpriseId: String
+    var adminAccountId: String?
+    var toAccountId: String?
+}
+
+/// Accounts (phone as keyed hash) from identity, enterprise admins from permissions.
+enum ReadModel {
+    static func register(_ router: inout Router) {
+        router.event("account.registered", on: RegistrarService.identity.eventTopic, Registered.self) {
+            session, event, _ in
+            guard UUID(uuidString: event.data.accountId) != nil,
+                let registered = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(
+                    event.data.registeredAt)
+            else { throw MalformedMessage.invalid(field: "data.registeredAt") }
+            try session.query(
+                """
+                INSERT INTO accounts (account_id, phone_hash, registered_at)
+                VALUES (\(event.data.accountId)::uuid, \(event.data.phoneHash), \(registered))
+                ON CONFLICT (account_id) DO NOTHING
+                """)
+        }
+        let permissions = RegistrarService.permissions.eventTopic
+        router.event("enterprise.created", on: permissions, EnterpriseAdmin.self) { session, event, _ in
+            try setAdmin(session, event.data.enterpriseId, event.data.adminAccountId)
+        }
+        router.event("enterprise.admin_transferred", on: permissions, EnterpriseAdmin.self) { session, event, _ in
+            try setAdmin(session, event.data.enterpriseId, event.data.toAccountId)
+        }
+    }
+
+    static func setAdmin(_ session: borrowing PostgresSession, _ enterprise: String, _ admin: String?) throws {
+        guard let admin, UUID(uuidString: admin) != nil else {
+            throw MalformedMessage.invalid(field: "data.adminAccountId")
+        }
+        try session.query(
+            """
+            INSERT INTO enterprise_admins (enterprise_id, account_id) VALUES (\(enterprise), \(admin)::uuid)
+            ON CONFLICT (enterprise_id) DO UPDATE SET account_id = EXCLUDED.account_id
+            """)
+    }
+}
+
+/// Appends to the audit trail (no personal data).
+func audit(
+    _ session: borrowing PostgresSession, _ accountID: String, _ step: String, _ detail: [String: String] = [:],
+    at: Date
+)
+    throws
+{
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    try session.query(
+        """
+        INSERT INTO audit (account_id, step, detail, at)
+        VALUES (\(accountID)::uuid, \(step), \(String(decoding: try encoder.encode(detail), as: UTF8.self))::jsonb, \(at))
+        """)
 }

@@ -32,9 +32,34 @@ enum LifecycleEvents {
                 INSERT INTO phone_blocks (phone, blocked_until) VALUES (\(phone), \(until))
                 ON CONFLICT (phone) DO UPDATE SET blocked_until = GREATEST(phone_blocks.blocked_until, EXCLUDED.blocked_until)
                 """)
-            try session.query(
-                "UPDATE devices SET unbound_at = \(now) WHERE account_id = \(event.data.accountId)::uuid AND unbound_at IS NULL"
-            )
+            try purgePersonalData(session, event.data.accountId)
+            try effects.emit(
+                "purge.completed", subject: event.data.accountId,
+                data: ["accountId": event.data.accountId, "service": "identity", "category": "personal"])
+        }
+    }
+
+    /// Deletes the account's personal data at once (contract: profile, devices, sessions,
+    /// verification records): rows that only describe the person go, the account row keeps its id
+    /// and status with everything personal blanked. The phone stays only in `phone_blocks`, for its
+    /// reuse cool-down.
+    static func purgePersonalData(_ session: borrowing PostgresSession, _ accountID: String) throws {
+        for statement: PostgresQuery in [
+            "DELETE FROM sessions WHERE account_id = \(accountID)::uuid",
+            "DELETE FROM challenges WHERE account_id = \(accountID)::uuid",
+            "DELETE FROM scan_tickets WHERE account_id = \(accountID)::uuid",
+            "DELETE FROM devices WHERE account_id = \(accountID)::uuid",
+            """
+            UPDATE registrations SET phone = '', device = '{}', ip = '{}', ip_address = '', password_hash = NULL,
+                display_name = NULL, security_questions = NULL, sms_code_hash = NULL
+            WHERE account_id = \(accountID)::uuid
+            """,
+            """
+            UPDATE accounts SET phone = '', display_name = '', password_hash = '', security_questions = NULL
+            WHERE id = \(accountID)::uuid
+            """,
+        ] {
+            try session.query(statement)
         }
     }
 

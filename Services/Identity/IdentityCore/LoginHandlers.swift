@@ -138,8 +138,8 @@ enum LoginHandlers {
             return .rejected(.deviceLimit, "the account already has the most devices allowed; unbind one first")
         }
         let printID =
-            try IdentityStore.recognise(session, fingerprint: data.device.fingerprint, threshold: threshold)?.id
-            ?? IdentityStore.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
+            try DevicePrints.recognise(session, fingerprint: data.device.fingerprint, threshold: threshold)?.id
+            ?? DevicePrints.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
         let methods =
             ["original_device_scan"]
             + ((try account.decode("has_questions", as: Bool.self)) ? ["security_questions"] : [])

@@ -13,10 +13,11 @@ public enum PermissionsService {
         let policy = environment.policy
         SessionDirectory.follow(&router)
         OperatorDirectory.follow(&router)
-        AccountEvents.register(&router, policy: policy)
+        AccountEvents.register(&router, policy: policy, hashKey: try environment.requireHashKey())
         CheckHandler.register(&router, policy: policy.permissions)
         EnterpriseHandlers.register(&router, policy: policy.permissions)
         return [
+            Retention.contactsTask(policy: policy),
             PeriodicTask(name: "permissions.sweep", interval: policy.permissions.sweepInterval.duration) {
                 session, now, effects in
                 // Accounts crossing a stage boundary (or losing a tier) with no message arriving.
@@ -32,7 +33,7 @@ public enum PermissionsService {
                         session, account, now: now, policy: policy.permissions, effects: &effects)
                 }
                 return due.count
-            }
+            },
         ]
     }
 }
@@ -63,7 +64,7 @@ struct Locked: Decodable, Sendable {
 
 /// Feeds the read model from identity's and deregistration's events.
 enum AccountEvents {
-    static func register(_ router: inout Router, policy: Policy) {
+    static func register(_ router: inout Router, policy: Policy, hashKey: [UInt8]) {
         let identity = RegistrarService.identity.eventTopic
         let deregistration = RegistrarService.deregistration.eventTopic
         let permissions = policy.permissions
@@ -136,9 +137,9 @@ enum AccountEvents {
             try update(session, event.data.accountId, event, &effects, permissions) {
                 "UPDATE accounts SET frozen = true WHERE account_id = \(event.data.accountId)::uuid"
             }
-            guard UUID(uuidString: event.data.accountId) != nil else { return }
-            try session.query(
-                "UPDATE accounts SET deregistered = true WHERE account_id = \(event.data.accountId)::uuid")
+            try Retention.deregistered(
+                session, event.data.accountId, now: event.receivedAt, policy: policy, hashKey: hashKey,
+                effects: &effects)
         }
     }
 

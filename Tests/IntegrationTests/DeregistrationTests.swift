@@ -1,0 +1,239 @@
+import Foundation
+import Messaging
+import Platform
+import Postgres
+import TestSupport
+import Testing
+
+/// Deregistration across the services, on a private stack whose cool-downs last seconds.
+@Suite(.enabled(if: TestStack.enabled))
+struct DeregistrationTests {
+    static let policy = """
+        {"deregistration": {"cooldown": "4s", "schedulerInterval": "200ms", "contactRetention": "3s"},
+         "registration": {"phoneReuseCooldown": "3s"},
+         "permissions": {"sweepInterval": "200ms"}}
+        """
+
+    /// Sends a deregistration command, again while the session has not reached the service yet.
+    static func send(_ client: RegistrarClient, _ type: String, _ data: [String: JSONValue], session: String? = nil)
+        async throws -> IdentityClient.Answer
+    {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            let answer = IdentityClient.Answer(
+                event: try await client.request(
+                    RegistrarClient.command(type: type, data: .object(data), sessionToken: session),
+                    topic: "deregistration.commands"))
+            if answer.code != "UNAUTHENTICATED" && answer.code != "ACCOUNT_NOT_FOUND" || ContinuousClock.now > deadline
+            {
+                return answer
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    static func request(
+        _ client: RegistrarClient, _ account: String, _ session: String, _ fingerprint: [String: String]
+    )
+        async throws -> IdentityClient.Answer
+    {
+        try await send(
+            client, "deregistration.request",
+            ["accountId": .string(account), "deviceFingerprint": .object(fingerprint.mapValues(JSONValue.string))],
+            session: session)
+    }
+
+    /// Polls `condition` for up to 30 seconds.
+    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw IdentityClient.Failure("never: \(what)")
+    }
+
+    @Test func requestRevokeFinalizeAndRetention() async throws {
+        try await ServiceProcess.run(.deregistration, policy: Self.policy, with: [.identity, .permissions]) {
+            instance, client in
+            let identity = IdentityClient(client: client)
+            let permissions = PermissionsClient(client: client)
+            let db = { (schema: String) in
+                PostgresPool(configuration: PostgresConfiguration(url: instance.databaseURL, searchPath: [schema]))
+            }
+
+            // An account that is a member of an enterprise run by another.
+            let phone = IdentityClient.phone()
+            let fingerprint = IdentityClient.fingerprint()
+            let device = IdentityClient.device(fingerprint: fingerprint)
+            let account = try await identity.register(phone: phone, device: device)
+            let admin = try await identity.register()
+            let operatorToken = SessionDirectoryTests.newToken()
+            try await permissions.publish(
+                .identity, "operator.added", accountId: "ops",
+                data: [
+                    "operatorId": .string("op"),
+                    "tokenHash": .string(SessionDirectory.tokenHash(operatorToken).hexString),
+                ])
+            let enterprise = "ent-\(UUID().uuidString.prefix(6))"
+            try await Self.eventually("enterprise created") {
+                try await permissions.send(
+                    "enterprise.create",
+                    [
+                        "enterpriseId": .string(enterprise), "name": .string("E"),
+                        "adminAccountId": .string(admin.accountId),
+                    ],
+                    operatorToken: operatorToken
+                ).code == "OK"
+            }
+            try await Self.eventually("member added") {
+                try await permissions.send(
+                    "enterprise.add_member",
+                    ["enterpriseId": .string(enterprise), "accountId": .string(account.accountId)],
+                    session: admin.sessionToken
+                ).code == "OK"
+            }
+
+            // The admin cannot leave the enterprise without an admin.
+            let refused = try await Self.request(
+                client, admin.accountId, admin.sessionToken, IdentityClient.fingerprint())
+            #expect(refused.code == "ADMIN_TRANSFER_REQUIRED")
+            #expect(refused.result["enterpriseIds"] == .array([.string(enterprise)]))
+            let stranger = try await Self.request(client, account.accountId, admin.sessionToken, fingerprint)
+            #expect(stranger.code == "FORBIDDEN")
+
+            // Request: frozen at once, everywhere.
+            let requested = try await Self.request(client, account.accountId, account.sessionToken, fingerprint)
+            #expect(requested.code == "OK" && requested.string("cooldownEndsAt") != nil)
+            _ = try await client.event(on: "deregistration.events") {
+                $0.type == "account.frozen" && $0.subject == account.accountId
+            }
+            try await Self.eventually("login refused while frozen") {
+                try await identity.login(phone: phone, device: device).code == "ACCOUNT_FROZEN"
+            }
+            #expect(try await permissions.check(account.accountId, "chat.internal").reason == "frozen")
+
+            // Revoke with an SMS code to the original phone; unknown phones get the same answer.
+            let sent = try await Self.send(client, "deregistration.send_revoke_code", ["phone": .string(phone)])
+            let unknown = try await Self.send(
+                client, "deregistration.send_revoke_code", ["phone": .string(IdentityClient.phone())])
+            #expect(sent.code == "OK" && sent.event.data == unknown.event.data)
+            let code = try await identity.smsCode(for: phone, purpose: "revoke")
+            let wrong = try await Self.send(
+                client, "deregistration.revoke",
+                ["phone": .string(phone), "code": .string(code == "000000" ? "111111" : "000000")])
+            #expect(wrong.code == "SMS_CODE_INVALID")
+            let revoked = try await Self.send(
+                client, "deregistration.revoke", ["phone": .string(phone), "code": .string(code)])
+            #expect(revoked.code == "OK")
+            // Freezing ended every session: the user signs in again.
+            var session = ""
+            try await Self.eventually("login allowed after revoke") {
+                let login = try await identity.login(phone: phone, device: device)
+                session = login.string("sessionToken") ?? ""
+                return login.code == "OK"
+            }
+
+            // Request again and let the cool-down run out.
+            let again = try await Self.request(client, account.accountId, session, fingerprint)
+            #expect(again.code == "OK", "\(again.event.data)")
+            let deregistered = try await client.event(on: "deregistration.events", timeout: .seconds(30)) {
+                $0.type == "account.deregistered" && $0.subject == account.accountId
+            }
+            let late = try await Self.send(
+                client, "deregistration.revoke", ["phone": .string(phone), "code": .string(code)])
+            #expect(late.code == "COOLDOWN_OVER")
+
+            // Personal data goes at once (identity), contacts stay for their retention, then go.
+            let identityDB = db("identity")
+            try await Self.eventually("identity purged") {
+                try await identityDB.query(
+                    "SELECT count(*) AS n FROM devices WHERE account_id = \(account.accountId)::uuid"
+                ).first?.decode("n", as: Int.self) == 0
+            }
+            let profile = try #require(
+                try await identityDB.query(
+                    "SELECT phone, display_name, password_hash FROM accounts WHERE id = \(account.accountId)::uuid"
+                ).first)
+            #expect(try profile.decode("phone", as: String.self).isEmpty)
+            #expect(try profile.decode("password_hash", as: String.self).isEmpty)
+            #expect(
+                try await identityDB.query(
+                    "SELECT count(*) AS n FROM sessions WHERE account_id = \(account.accountId)::uuid"
+                )
+                .first?.decode("n", as: Int.self) == 0)
+            let permissionsDB = db("permissions")
+            let members = {
+                try await permissionsDB.query(
+                    "SELECT count(*) AS n FROM enterprise_members WHERE account_id = \(account.accountId)::uuid"
+                ).first?.decode("n", as: Int.self)
+            }
+            #expect(try await members() == 1, "memberships are kept during their retention")
+            // The phone is blocked for its cool-down, then free.
+            try await Self.eventually("phone blocked") {
+                try await identity.start(phone: phone).code == "PHONE_IN_COOLDOWN"
+            }
+            try await Self.eventually("contacts purged") { try await members() == 0 }
+            try await Self.eventually("phone free again") { try await identity.start(phone: phone).code == "OK" }
+
+            // Every step is audited, without personal data.
+            let audit = try await db("deregistration").query(
+                "SELECT step, detail::text AS detail FROM audit WHERE account_id = \(account.accountId)::uuid ORDER BY id"
+            )
+            let steps: [String] = try audit.map { try $0.decode("step") }
+            #expect(Array(steps.prefix(4)) == ["requested", "revoked", "requested", "finalized"])
+            #expect(steps.contains("purged:identity:personal") && steps.contains("purged:permissions:contacts"))
+            #expect(!audit.contains { (try? $0.decode("detail", as: String.self).contains(phone)) == true })
+            #expect(deregistered.data["contactsRetainedUntil"] != nil)
+        }
+    }
+
+    @Test func theFourthDeregistrationFromADeviceLocksIt() async throws {
+        try await ServiceProcess.run(.deregistration, policy: Self.policy, with: [.identity]) { _, client in
+            let identity = IdentityClient(client: client)
+            let shared = IdentityClient.fingerprint()
+            var answers: [String] = []
+            for _ in 0..<5 {
+                let account = try await identity.register()
+                answers.append(
+                    try await Self.request(client, account.accountId, account.sessionToken, shared).code ?? "")
+            }
+            #expect(answers == ["OK", "OK", "OK", "DEVICE_LOCKED", "DEVICE_LOCKED"])
+            _ = try await client.event(on: "deregistration.events") { $0.type == "device.locked" }
+        }
+    }
+
+    @Test func aFinalizerKilledMidwayResumesWithoutLosingOrDoubling() async throws {
+        try await ServiceProcess.run(.deregistration, policy: Self.policy, with: [.identity]) { instance, client in
+            let identity = IdentityClient(client: client)
+            var accounts: [String] = []
+            for _ in 0..<6 {
+                let account = try await identity.register()
+                #expect(
+                    try await Self.request(
+                        client, account.accountId, account.sessionToken, IdentityClient.fingerprint()
+                    ).code == "OK")
+                accounts.append(account.accountId)
+            }
+            // Kill the service as the cool-downs end, then start it again.
+            try await Task.sleep(for: .milliseconds(3900))
+            let killed = await instance.stop(signal: SIGKILL)
+            #expect(killed?.bySignal == true)
+            try instance.start()
+            let events = try await client.read(topic: "deregistration.events", timeout: .seconds(40)) { read in
+                Set(read.compactMap { $0.event?.type == "account.deregistered" ? $0.event?.subject : nil }).count
+                    >= accounts.count
+            }.compactMap(\.event).filter { $0.type == "account.deregistered" }
+            for account in accounts {
+                // At-least-once on the wire (a relay crash may re-send), exactly once as an event id.
+                #expect(Set(events.filter { $0.subject == account }.map(\.id)).count == 1, "\(account)")
+            }
+            let finalized = try await PostgresPool(
+                configuration: PostgresConfiguration(url: instance.databaseURL, searchPath: ["deregistration"])
+            ).query(
+                "SELECT account_id::text AS a, count(*) AS n FROM audit WHERE step = 'finalized' GROUP BY account_id")
+            #expect(finalized.count == accounts.count)
+            #expect(finalized.allSatisfy { (try? $0.decode("n", as: Int.self)) == 1 })
+        }
+    }
+}
