@@ -13,7 +13,10 @@ import Postgres
 struct Registrar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Operate and try out a Registrar stack.",
-        subcommands: [Migrate.self, Topics.self, Ping.self, Send.self, PolicyCommand.self])
+        subcommands: [
+            Migrate.self, Topics.self, Ping.self, Send.self, PolicyCommand.self, OperatorCommand.self,
+            ReviewCommand.self,
+        ])
 }
 
 /// Shared set-up of the subcommands.

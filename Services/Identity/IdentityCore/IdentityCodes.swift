@@ -23,6 +23,12 @@ extension ReplyCode {
     public static let accountLocked = ReplyCode(rawValue: "ACCOUNT_LOCKED")
     public static let deviceVerificationRequired = ReplyCode(rawValue: "DEVICE_VERIFICATION_REQUIRED")
     public static let deviceLimit = ReplyCode(rawValue: "DEVICE_LIMIT")
+    /// `verification.submit`: the card number fails the Luhn check.
+    public static let invalidCardNumber = ReplyCode(rawValue: "INVALID_CARD_NUMBER")
+    /// `verification.submit`: the ID number is not an 18-character resident ID with a valid checksum.
+    public static let invalidIDNumber = ReplyCode(rawValue: "INVALID_ID_NUMBER")
+    /// `verification.submit`: an ID verified on another account needs a handheld-ID photo and a statement.
+    public static let evidenceRequired = ReplyCode(rawValue: "EVIDENCE_REQUIRED")
     /// Not in the contract: the `registrationId` names no registration.
     public static let registrationNotFound = ReplyCode(rawValue: "REGISTRATION_NOT_FOUND")
     /// Not in the contract: the registration was not finished within `registration.flowValidity`.
@@ -35,4 +41,8 @@ extension ReplyCode {
     public static let securityAnswersWrong = ReplyCode(rawValue: "SECURITY_ANSWERS_WRONG")
     /// Not in the contract: the `deviceId` names no device bound to the account.
     public static let deviceNotFound = ReplyCode(rawValue: "DEVICE_NOT_FOUND")
+    /// Not in the contract: the `taskId` names no review task.
+    public static let reviewNotFound = ReplyCode(rawValue: "REVIEW_NOT_FOUND")
+    /// Not in the contract: the review task was decided already (`result.state`, `result.decidedAt`).
+    public static let reviewClosed = ReplyCode(rawValue: "REVIEW_CLOSED")
 }

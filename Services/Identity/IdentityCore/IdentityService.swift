@@ -2,16 +2,21 @@ import Messaging
 import Platform
 import Postgres
 
-/// The identity service: registration, login, devices and sessions (contract §4 identity rows, §6).
+/// The identity service: registration, login, devices, sessions, real-name verification and the
+/// review queue (contract §4 identity rows, §6).
 public enum IdentityService {
     /// Registers the service's command and event handlers; returns its periodic tasks.
     public static func configure(router: inout Router, environment: HandlerEnvironment, pool: PostgresPool) throws
         -> [PeriodicTask]
     {
-        let context = IdentityContext(policy: environment.policy, hashKey: try environment.requireHashKey())
+        let context = IdentityContext(
+            policy: environment.policy, hashKey: try environment.requireHashKey(),
+            piiKey: try environment.requirePIIKey())
         RegistrationHandlers.register(&router, context)
         LoginHandlers.register(&router, context)
         LifecycleEvents.register(&router, context)
-        return []
+        VerificationHandlers.register(&router, context)
+        ReviewHandlers.register(&router, context)
+        return [VerificationHandlers.expirySweep(context), ReviewHandlers.operatorAnnouncer(context)]
     }
 }

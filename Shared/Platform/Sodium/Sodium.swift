@@ -92,6 +92,67 @@ public enum Sodium {
         return result == 0 ? Array(out.prefix(Int(length))) : nil
     }
 
+    /// True when libsodium's AES-256-GCM can run here (it needs the CPU's AES and CLMUL
+    /// instructions; libsodium has no software fallback for it).
+    public static var aes256GCMAvailable: Bool {
+        ready()
+        return crypto_aead_aes256gcm_is_available() == 1
+    }
+
+    /// AES-256-GCM encryption of `plaintext` under a 32-byte `key`, bound to `associatedData`;
+    /// returns a random 12-byte nonce followed by the ciphertext and its 16-byte tag, or `nil`
+    /// when AES-256-GCM is not available on this CPU (`aes256GCMAvailable`).
+    ///
+    /// Nonces are random 96-bit values from the CSPRNG, never counters: no state to keep across
+    /// processes or replicas. NIST SP 800-38D bounds random nonces to 2^32 messages per key, far
+    /// above the few ID and card numbers an account stores; rotate the key long before that.
+    public static func sealAES256GCM(_ plaintext: [UInt8], key: [UInt8], associatedData: [UInt8]) -> [UInt8]? {
+        guard aes256GCMAvailable, key.count == Int(crypto_aead_aes256gcm_KEYBYTES) else { return nil }
+        let nonce = randomBytes(Int(crypto_aead_aes256gcm_NPUBBYTES))
+        var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_aead_aes256gcm_ABYTES))
+        var length: UInt64 = 0
+        let result = withNonNull(plaintext) { m, mn in
+            withNonNull(associatedData) { ad, adn in
+                withNonNull(nonce) { n, _ in
+                    withNonNull(key) { k, _ in
+                        out.withUnsafeMutableBufferPointer { o in
+                            crypto_aead_aes256gcm_encrypt(
+                                o.baseAddress!, &length, m, UInt64(mn), ad, UInt64(adn), nil, n, k)
+                        }
+                    }
+                }
+            }
+        }
+        return result == 0 ? nonce + out.prefix(Int(length)) : nil
+    }
+
+    /// Decrypts what `sealAES256GCM` produced; `nil` when the key, data or associated data do not
+    /// match, or AES-256-GCM is not available on this CPU.
+    public static func openAES256GCM(_ sealed: [UInt8], key: [UInt8], associatedData: [UInt8]) -> [UInt8]? {
+        let nonceBytes = Int(crypto_aead_aes256gcm_NPUBBYTES)
+        let tagBytes = Int(crypto_aead_aes256gcm_ABYTES)
+        guard aes256GCMAvailable, key.count == Int(crypto_aead_aes256gcm_KEYBYTES),
+            sealed.count >= nonceBytes + tagBytes
+        else { return nil }
+        let nonce = Array(sealed.prefix(nonceBytes))
+        let ciphertext = Array(sealed.dropFirst(nonceBytes))
+        var out = [UInt8](repeating: 0, count: ciphertext.count)
+        var length: UInt64 = 0
+        let result = withNonNull(ciphertext) { c, cn in
+            withNonNull(associatedData) { ad, adn in
+                withNonNull(nonce) { n, _ in
+                    withNonNull(key) { k, _ in
+                        out.withUnsafeMutableBufferPointer { o in
+                            crypto_aead_aes256gcm_decrypt(
+                                o.baseAddress!, &length, nil, c, UInt64(cn), ad, UInt64(adn), n, k)
+                        }
+                    }
+                }
+            }
+        }
+        return result == 0 ? Array(out.prefix(Int(length))) : nil
+    }
+
     /// Constant-time equality.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         ready()
