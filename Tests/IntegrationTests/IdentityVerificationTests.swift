@@ -257,6 +257,44 @@ struct IdentityVerificationTests {
         #expect(!dump.contains(String(id.dropLast())), "an ID number's body in the dump")
     }
 
+    @Test func deregistrationDeletesTheVerificationRecords() async throws {
+        let number = IdentityClient.residentID()
+        let owner = try await identity.register()
+        let claimant = try await identity.register()
+        #expect(try await identity.verifyID(number, session: owner.sessionToken).code == "OK")
+        let taskId = try #require(
+            try await identity.verifyID(number, session: claimant.sessionToken, photo: "p", statement: "s")
+                .string("taskId"))
+        try await identity.publishLifecycle("account.deregistered", accountId: claimant.accountId)
+        let deadline = ContinuousClock.now + .seconds(20)
+        var left = 1
+        while left > 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            left =
+                try await pool.query(
+                    """
+                    SELECT (SELECT count(*) FROM verifications WHERE account_id = \(claimant.accountId)::uuid)
+                         + (SELECT count(*) FROM liveness_checks WHERE account_id = \(claimant.accountId)::uuid)
+                         + (SELECT count(*) FROM account_tiers WHERE account_id = \(claimant.accountId)::uuid) AS n
+                    """
+                ).first?.decode("n", as: Int.self) ?? 1
+        }
+        #expect(left == 0)
+        let evidence: String? = try await pool.query(
+            "SELECT evidence::text AS e FROM review_tasks WHERE id = \(taskId)::uuid"
+        ).first?.decode("e")
+        #expect(evidence == "{}")
+        // The owner's ID is no longer in conflict with a deregistered account, and vice versa.
+        try await identity.publishLifecycle("account.deregistered", accountId: owner.accountId)
+        let newcomer = try await identity.register()
+        var answer = try await identity.verifyID(number, session: newcomer.sessionToken)
+        while answer.code == "EVIDENCE_REQUIRED" && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            answer = try await identity.verifyID(number, session: newcomer.sessionToken)
+        }
+        #expect(answer.code == "OK")
+    }
+
     // MARK: helpers
 
     func tier(of accountId: String) async throws -> String? {

@@ -49,6 +49,14 @@ enum LifecycleEvents {
             "DELETE FROM challenges WHERE account_id = \(accountID)::uuid",
             "DELETE FROM scan_tickets WHERE account_id = \(accountID)::uuid",
             "DELETE FROM devices WHERE account_id = \(accountID)::uuid",
+            // Review tasks and their decisions stay (the audit); their evidence and the link to the
+            // verification go with the verification records.
+            """
+            UPDATE review_tasks SET evidence = '{}', verification_id = NULL WHERE account_id = \(accountID)::uuid
+            """,
+            "DELETE FROM verifications WHERE account_id = \(accountID)::uuid",
+            "DELETE FROM liveness_checks WHERE account_id = \(accountID)::uuid",
+            "DELETE FROM account_tiers WHERE account_id = \(accountID)::uuid",
             """
             UPDATE registrations SET phone = '', device = '{}', ip = '{}', ip_address = '', password_hash = NULL,
                 display_name = NULL, security_questions = NULL, sms_code_hash = NULL
