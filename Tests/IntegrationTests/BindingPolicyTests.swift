@@ -171,7 +171,16 @@ struct BindingPolicyTests {
                 }
                 #expect(event.data["reason"] == .string("deregistered"))
             }
+            let purged = try await client.event(on: "binding.events") {
+                $0.type == "purge.completed" && $0.subject == account
+            }
+            #expect(
+                purged.data
+                    == .object([
+                        "accountId": .string(account), "service": .string("binding"), "category": .string("personal"),
+                    ]))
             try await waitFor(pool, "SELECT count(*) AS n FROM bindings WHERE account_id = '\(account)'", equals: 0)
+            try await waitFor(pool, "SELECT count(*) AS n FROM sessions WHERE account_id = '\(account)'", equals: 0)
             try await waitFor(
                 pool, "SELECT count(*) AS n FROM migration_plans WHERE account_id = '\(account)'", equals: 0)
             let free = try await binding.link(

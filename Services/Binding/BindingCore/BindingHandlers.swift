@@ -158,7 +158,7 @@ enum BindingHandlers {
             let planned = Planned(
                 accountId: account, planId: planID.uuidString.lowercased(), items: counts.total, counts: counts)
             try effects.emit("migration.planned", subject: account, data: planned)
-            return try .ok(planned)
+            return try .ok(MigrationResult(planId: planned.planId, items: counts.total, plan: counts))
         }
     }
 
@@ -194,4 +194,11 @@ struct LinkResult: Encodable {
     var expiresAt: String?
     /// Scopes whose grant expires, with when (`friend_list`).
     var authorizationsExpireAt: [String: String]
+}
+
+/// `result` of `migration.start`: `plan` is the counts per outcome (the contract's name).
+struct MigrationResult: Encodable {
+    var planId: String
+    var items: Int
+    var plan: PlanCounts
 }

@@ -50,7 +50,9 @@ struct AccountRef: Decodable, Sendable {
 }
 
 /// Deregistration's lifecycle events: a frozen account's bindings are suspended (and restored when
-/// the request is revoked); a deregistered account's bindings and plans are deleted.
+/// the request is revoked); a deregistered account's bindings, plans and sessions are deleted at
+/// once, announced by `binding.unlinked` (reason `deregistered`) and confirmed to the
+/// deregistration service by `purge.completed {accountId, service: "binding", category: "personal"}`.
 enum LifecycleEvents {
     static func register(_ router: inout Router) {
         let topic = RegistrarService.deregistration.eventTopic
@@ -62,10 +64,17 @@ enum LifecycleEvents {
         }
         router.event("account.deregistered", on: topic, AccountRef.self) { session, event, effects in
             let account = try accountID(event)
-            for provider in try BindingStore.deregister(session, accountID: account, at: event.receivedAt) {
+            let (providers, first) = try BindingStore.deregister(session, accountID: account, at: event.receivedAt)
+            for provider in providers {
                 try effects.emit(
                     "binding.unlinked", subject: account,
                     data: Unlinked(accountId: account, provider: provider, reason: "deregistered"))
+            }
+            // The deregistration service counts the account as purged once every service confirmed.
+            if first {
+                try effects.emit(
+                    "purge.completed", subject: account,
+                    data: ["accountId": account, "service": "binding", "category": "personal"])
             }
         }
     }

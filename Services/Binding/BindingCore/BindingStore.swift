@@ -119,17 +119,29 @@ enum BindingStore {
             """)
     }
 
-    /// Marks the account deregistered, deletes its bindings and plans; returns the providers unbound.
-    static func deregister(_ session: borrowing PostgresSession, accountID: String, at time: Date) throws -> [String] {
+    /// Marks the account deregistered and deletes its personal data here: bindings (with their
+    /// grants), migration plans and known sessions. Returns the providers unbound and whether this
+    /// was the first time (a repeated `account.deregistered` deletes nothing more and confirms
+    /// nothing again).
+    static func deregister(_ session: borrowing PostgresSession, accountID: String, at time: Date) throws -> (
+        providers: [String], first: Bool
+    ) {
+        let already =
+            try session.query(
+                "SELECT deregistered_at IS NOT NULL AS done FROM accounts WHERE account_id = \(accountID)::uuid FOR UPDATE"
+            ).first?.decode("done", as: Bool.self) ?? false
         try session.query(
             """
             INSERT INTO accounts (account_id, frozen, deregistered_at) VALUES (\(accountID)::uuid, true, \(time))
-            ON CONFLICT (account_id) DO UPDATE SET frozen = true, deregistered_at = EXCLUDED.deregistered_at
+            ON CONFLICT (account_id) DO UPDATE
+            SET frozen = true, deregistered_at = COALESCE(accounts.deregistered_at, EXCLUDED.deregistered_at)
             """)
         try session.query("DELETE FROM migration_plans WHERE account_id = \(accountID)::uuid")
-        return try session.query(
+        try session.query("DELETE FROM sessions WHERE account_id = \(accountID)::uuid")
+        let providers: [String] = try session.query(
             "DELETE FROM bindings WHERE account_id = \(accountID)::uuid RETURNING provider"
         ).map { try $0.decode("provider") }
+        return (providers, !already)
     }
 
     /// Claims the friend_list (and any other expiring) grants due at `now`, marks them expired and
