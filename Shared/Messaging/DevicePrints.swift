@@ -7,7 +7,8 @@ import Postgres
 /// `search_path`). Similarity = matching attributes ÷ attributes of the stored print (contract §3).
 public enum DevicePrints {
     /// The stored print most similar to `fingerprint` at or above `threshold`, with its similarity.
-    public static func recognise(_ session: borrowing PostgresSession, fingerprint: [String: String], threshold: Double) throws
+    public static func recognise(_ session: borrowing PostgresSession, fingerprint: [String: String], threshold: Double)
+        throws
         -> (id: String, similarity: Double)?
     {
         let names = Array(fingerprint.keys)
@@ -29,7 +30,8 @@ public enum DevicePrints {
     }
 
     /// Stores a new print.
-    public static func insertPrint(_ session: borrowing PostgresSession, fingerprint: [String: String], now: Date) throws
+    public static func insertPrint(_ session: borrowing PostgresSession, fingerprint: [String: String], now: Date)
+        throws
         -> String
     {
         let id = UUID().uuidString.lowercased()

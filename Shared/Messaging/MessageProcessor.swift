@@ -281,7 +281,10 @@ final class MessageProcessor: Service {
             data: try JSONValue(encoding: letter))
         try MessageStore.enqueue(
             session, topic: environment.topics.deadLetter, key: message.key.map { String(decoding: $0, as: UTF8.self) },
-            messageID: event.id, payload: event.encoded())
+            messageID: event.id, payload: event.encoded(),
+            // The original may hold anything a client sent (a password, a card number): the dead-letter
+            // topic keeps it, the outbox does not once it is sent.
+            sensitive: true)
         return true
     }
 }

@@ -55,7 +55,7 @@ struct IdentityRiskRateTests {
         let elapsed = ContinuousClock.now - started
         #expect(registrations.count == 3 * perCohort)
 
-        let assessed = try await identity.client.read(topic: "identity.events", timeout: .seconds(60)) { read in
+        let assessed = try await identity.client.read(topic: "identity.events", timeout: .seconds(240)) { read in
             read.filter { $0.event?.type == "risk.assessed" }.count >= registrations.count
         }.compactMap(\.event).filter { $0.type == "risk.assessed" }
         let byRegistration = Dictionary(

@@ -64,7 +64,8 @@ enum AccountCreation {
                 restricted: registration.restricted, registeredAt: CloudEvent.timestamp(now),
                 riskLevel: registration.riskLevel?.rawValue ?? StepUpLevel.basic.rawValue,
                 timezone: registration.ip.timezone, tier: tier.tier.rawValue,
-                tierExpiresAt: tier.expiresAt.map(CloudEvent.timestamp)))
+                tierExpiresAt: tier.expiresAt.map(CloudEvent.timestamp),
+                phoneHash: PhoneHash.of(registration.phone, key: context.hashKey)))
         try effects.emit(
             "device.bound", subject: accountID,
             data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: registration.platform))
@@ -124,6 +125,9 @@ struct AccountRegistered: Encodable {
     /// The verification tier the account starts at (`none`) and when it ends.
     var tier: String
     var tierExpiresAt: String?
+    /// The keyed hash of the phone (`PhoneHash`): deregistration finds the account of a revoke
+    /// request by it without ever holding the raw phone of an account.
+    var phoneHash: String
 }
 
 struct DeviceEvent: Encodable {

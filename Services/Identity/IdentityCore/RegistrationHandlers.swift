@@ -148,7 +148,7 @@ enum RegistrationHandlers {
                 return .rejected(.deviceUnsupported, "this device is below the minimum: \(reason)")
             }
         }
-        let recognised = try IdentityStore.recognise(
+        let recognised = try DevicePrints.recognise(
             session, fingerprint: data.device.fingerprint, threshold: policy.devices.similarityThreshold)
         guard let phone = PhoneNumber.parse(data.phone) else {
             return .rejected(.invalidPhone, "the phone number is not a valid E.164 number")
@@ -181,7 +181,7 @@ enum RegistrationHandlers {
             try ScanTickets.use(session, ticket: ticket, now: now)
         }
         let printID =
-            try recognised?.id ?? IdentityStore.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
+            try recognised?.id ?? DevicePrints.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
         let flags = DeviceRules.outcomeFlags(device: data.device)
         let code = SecretCodes.smsCode(length: policy.sms.codeLength)
         let codeExpires = now.addingTimeInterval(policy.sms.validity.timeInterval)
