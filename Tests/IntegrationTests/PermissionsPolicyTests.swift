@@ -3,11 +3,11 @@ import Messaging
 import TestSupport
 import Testing
 
-/// Time-driven entitlement rules on a private permissions instance whose days last 2 seconds.
+/// Time-driven entitlement rules on a private permissions instance whose days last 5 seconds.
 @Suite(.enabled(if: TestStack.enabled))
 struct PermissionsPolicyTests {
     static let policy = """
-        {"permissions": {"dayLength": "2s", "stageOneLastDay": 0, "stageTwoLastDay": 1000, "sweepInterval": "200ms",
+        {"permissions": {"dayLength": "5s", "stageOneLastDay": 0, "stageTwoLastDay": 1000, "sweepInterval": "200ms",
                          "sensitiveMinActiveDays": 1, "sensitiveMinLogins": 1, "stageTwoExternalAddsPerDay": 3}}
         """
 
@@ -18,7 +18,7 @@ struct PermissionsPolicyTests {
             try await permissions.logins(account, daysAgo: [0])
             #expect(try await permissions.check(account, "contact.external.add").reason == "stage")
 
-            // Day 1 starts 2 s after registration: the sweep reports the new grants unprompted.
+            // Day 1 starts 5 s after registration: the sweep reports the new grants unprompted.
             let changed = try await client.event(on: "permissions.events", timeout: .seconds(20)) {
                 $0.type == "permissions.changed" && $0.subject == account
                     && "\($0.data["after"] ?? .null)".contains("contact.external.add")
@@ -27,7 +27,7 @@ struct PermissionsPolicyTests {
             #expect(!"\(changed.data["before"] ?? .null)".contains("contact.external.add"))
 
             // Three adds a day: start right after a day boundary, use them up, wait for the next day.
-            let dayLength = 2.0
+            let dayLength = 5.0
             let now = Date().timeIntervalSince1970 + 8 * 3600
             try await Task.sleep(
                 for: .milliseconds(Int((dayLength - now.truncatingRemainder(dividingBy: dayLength)) * 1000) + 50))
@@ -36,7 +36,7 @@ struct PermissionsPolicyTests {
                 #expect(add.allowed && add.limits["remainingToday"] == .int(Int64(left)))
             }
             #expect(try await permissions.check(account, "contact.external.add").reason == "quota")
-            try await Task.sleep(for: .seconds(2))
+            try await Task.sleep(for: .seconds(5))
             #expect(try await permissions.check(account, "contact.external.add").allowed)
         }
     }
