@@ -2,8 +2,9 @@
 """Static checks of Registrar's deployment files and AsyncAPI document.
 
 Checks docker-compose.yml, deploy/Dockerfile, .dockerignore and docs/asyncapi.yaml against each other,
-against the Swift sources (REGISTRAR_* variables, Shared/Messaging/Topics.swift) and against the wire
-contract (<repo>/../shared/design/CONTRACT.md). Needs Python 3 and PyYAML only; runs without Docker.
+against the Swift sources (REGISTRAR_* variables, Shared/Messaging/Topics.swift, the event types passed
+to `emit(`/`publish(`, the `ReplyCode(rawValue:)` codes) and against the wire contract
+(<repo>/../shared/design/CONTRACT.md). Needs Python 3 and PyYAML only; runs without Docker.
 
 Usage: python3 scripts/check-deploy.py
 Exit status 0 when every check passed, 1 otherwise. The last line printed is always
@@ -62,6 +63,11 @@ NOT_FOR_PRODUCTION = {
 }
 
 VARIABLE_PATTERN = re.compile(r"REGISTRAR_[A-Z0-9_]+")
+# `effects.emit("type", ...)`; the type may stand on the line after `emit(` (whole-file search).
+EMIT_PATTERN = re.compile(r'\bemit\(\s*"([a-z_.]+)"')
+# `effects.publish(topic: ..., key: ..., type: "type", ...)`: the `type:` argument inside the call.
+PUBLISH_PATTERN = re.compile(r'\bpublish\((?:[^()]|\([^()]*\))*?\btype:\s*"([a-z_.]+)"', re.S)
+REPLY_CODE_PATTERN = re.compile(r'ReplyCode\(rawValue:\s*"([A-Z0-9_]+)"\)')
 TOPIC_LITERAL_PATTERN = re.compile(r'"([a-z]+\.[a-z]+)"')
 
 
@@ -129,6 +135,44 @@ def swift_topics() -> set[str] | None:
     # Ignore `//` comments so that an example in a doc comment is not taken for a topic.
     text = "\n".join(line.split("//", 1)[0] for line in text.splitlines())
     return set(TOPIC_LITERAL_PATTERN.findall(text))
+
+
+def swift_sources() -> list[tuple[Path, str]]:
+    """The Swift sources under Shared/ and Services/, with `//` comments removed (a doc comment that
+    mentions `emit("x"` is not an emission)."""
+    sources = []
+    for folder in ("Shared", "Services"):
+        for path in sorted((REPO / folder).rglob("*.swift")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            text = "\n".join(re.sub(r"^\s*//.*$", "", line) for line in text.splitlines())
+            sources.append((path, text))
+    return sources
+
+
+def swift_emitted_event_types(sources: list[tuple[Path, str]]) -> dict[str, set[str]]:
+    """Event types the services send, with the files that send them: the first argument of
+    `emit(` and the `type:` argument of `publish(` calls. `router.event("...")` registrations are
+    consumed types and are not counted."""
+    found: dict[str, set[str]] = {}
+    for path, text in sources:
+        for pattern in (EMIT_PATTERN, PUBLISH_PATTERN):
+            for name in pattern.findall(text):
+                found.setdefault(name, set()).add(str(path.relative_to(REPO)))
+    return found
+
+
+def swift_reply_codes(sources: list[tuple[Path, str]]) -> dict[str, set[str]]:
+    """Codes declared as `ReplyCode(rawValue: "X")`, with the files that declare them."""
+    found: dict[str, set[str]] = {}
+    for path, text in sources:
+        for code in REPLY_CODE_PATTERN.findall(text):
+            found.setdefault(code, set()).add(str(path.relative_to(REPO)))
+    return found
+
+
+def asyncapi_reply_codes(document: dict) -> set[str]:
+    schema = ((document.get("components") or {}).get("schemas") or {}).get("ReplyCode") or {}
+    return {str(code) for code in schema.get("enum") or []}
 
 
 def contract_sections(text: str) -> dict[str, str]:
@@ -553,6 +597,26 @@ def main() -> int:
         )
         report.check(
             addresses <= topics, "topics: every asyncapi channel is a Topics.swift topic", short(addresses - topics)
+        )
+
+    if document is not None:
+        sources = swift_sources()
+        emitted = swift_emitted_event_types(sources)
+        report.check(bool(emitted), "events: the Swift sources emit event types", "no emit(\"...\") found")
+        missing = {name: files for name, files in emitted.items() if name not in names}
+        report.check(
+            not missing,
+            "events: every event type emitted in the Swift sources is an asyncapi message name",
+            "; ".join(f"{name} ({short(files)})" for name, files in sorted(missing.items())),
+        )
+        codes = swift_reply_codes(sources)
+        enum = asyncapi_reply_codes(document)
+        report.check(bool(codes) and bool(enum), "codes: ReplyCode values found in Swift and in asyncapi")
+        missing = {code: files for code, files in codes.items() if code not in enum}
+        report.check(
+            not missing,
+            "codes: every ReplyCode(rawValue:) of the Swift sources is in the asyncapi ReplyCode enum",
+            "; ".join(f"{code} ({short(files)})" for code, files in sorted(missing.items())),
         )
 
     if not CONTRACT.is_file():
