@@ -11,7 +11,8 @@ struct DeregistrationTests {
     static let policy = """
         {"deregistration": {"cooldown": "4s", "schedulerInterval": "200ms", "contactRetention": "3s"},
          "registration": {"phoneReuseCooldown": "3s"},
-         "permissions": {"sweepInterval": "200ms"}}
+         "permissions": {"sweepInterval": "200ms", "dayLength": "1s", "stageOneLastDay": 0, "stageTwoLastDay": 1000000,
+                         "sensitiveMinActiveDays": 1, "sensitiveMinLogins": 1}}
         """
 
     /// Sends a deregistration command, again while the session has not reached the service yet.
@@ -54,7 +55,7 @@ struct DeregistrationTests {
     }
 
     @Test func requestRevokeFinalizeAndRetention() async throws {
-        try await ServiceProcess.run(.deregistration, policy: Self.policy, with: [.identity, .permissions]) {
+        try await ServiceProcess.run(.deregistration, policy: Self.policy, with: [.identity, .permissions, .binding]) {
             instance, client in
             let identity = IdentityClient(client: client)
             let permissions = PermissionsClient(client: client)
@@ -92,6 +93,14 @@ struct DeregistrationTests {
                     ["enterpriseId": .string(enterprise), "accountId": .string(account.accountId)],
                     session: admin.sessionToken
                 ).code == "OK"
+            }
+
+            // A payment makes a financial record (days last a second here: stage 2 after one).
+            try await permissions.publish(
+                .identity, "account.verified", accountId: account.accountId, data: ["tier": .string("bank_card")])
+            _ = try await identity.login(phone: phone, device: device)
+            try await Self.eventually("payment allowed") {
+                try await permissions.check(account.accountId, "payment.transfer", ["amountCNY": .int(120)]).allowed
             }
 
             // The admin cannot leave the enterprise without an admin.
@@ -169,6 +178,19 @@ struct DeregistrationTests {
                 ).first?.decode("n", as: Int.self)
             }
             #expect(try await members() == 1, "memberships are kept during their retention")
+            // Financial records: archived under a pseudonym, gone from the account.
+            try await Self.eventually("payments archived") {
+                try await permissionsDB.query("SELECT count(*) AS n FROM financial_archive WHERE amount = 120").first?
+                    .decode("n", as: Int.self) == 1
+            }
+            #expect(
+                try await permissionsDB.query(
+                    "SELECT count(*) AS n FROM quota_usage WHERE account_id = \(account.accountId)::uuid"
+                ).first?.decode("n", as: Int.self) == 0)
+            #expect(
+                try await permissionsDB.query(
+                    "SELECT count(*) AS n FROM financial_archive WHERE pseudonym = \(account.accountId)"
+                ).first?.decode("n", as: Int.self) == 0, "the archive never names the account")
             // The phone is blocked for its cool-down, then free.
             try await Self.eventually("phone blocked") {
                 try await identity.start(phone: phone).code == "PHONE_IN_COOLDOWN"
@@ -185,6 +207,11 @@ struct DeregistrationTests {
             #expect(steps.contains("purged:identity:personal") && steps.contains("purged:permissions:contacts"))
             #expect(!audit.contains { (try? $0.decode("detail", as: String.self).contains(phone)) == true })
             #expect(deregistered.data["contactsRetainedUntil"] != nil)
+            // Every service confirmed its purge: the account is purged, once.
+            let purged = try await client.event(on: "deregistration.events", timeout: .seconds(30)) {
+                $0.type == "account.purged" && $0.subject == account.accountId
+            }
+            #expect(purged.data["accountId"] == .string(account.accountId))
         }
     }
 
