@@ -20,6 +20,14 @@ struct MigrationStart: Decodable, Sendable {
     struct Manifest: Decodable, Sendable {
         var freeStorageBytes: Int64
         var items: [ManifestItem]
+        /// Not in the contract: a manifest larger than one message comes in `total` parts; part 0
+        /// opens the plan (its reply names `planId`), the others carry that `planId`.
+        var part: Part?
+    }
+    struct Part: Decodable, Sendable {
+        var index: Int
+        var total: Int
+        var planId: String?
     }
     var accountId: String
     var manifest: Manifest
@@ -134,23 +142,30 @@ enum BindingHandlers {
             let data = command.data
             let account = try authorize(session, command, accountID: data.accountId)
             try refuseFrozen(session, account)
-            let source = try BindingStore.hasActive(
-                session, accountID: account, provider: MigrationRules.sourceProvider)
-            switch MigrationRules.decide(
-                hasSourceBinding: source, freeStorageBytes: data.manifest.freeStorageBytes, policy: policy)
-            {
-            case .bindingRequired:
-                return .rejected(.bindingRequired, "migration needs a wechat binding")
-            case .insufficientStorage(let required):
-                return .rejected(
-                    .insufficientStorage, "not enough free storage",
-                    result: .object([
-                        "requiredBytes": .int(required), "freeStorageBytes": .int(data.manifest.freeStorageBytes),
-                    ]))
-            case .plan:
-                break
+            // A later part of a manifest continues a plan whose first part passed the checks.
+            let continuing = data.manifest.part.map { $0.index > 0 || $0.planId != nil } ?? false
+            if !continuing {
+                let source = try BindingStore.hasActive(
+                    session, accountID: account, provider: MigrationRules.sourceProvider)
+                switch MigrationRules.decide(
+                    hasSourceBinding: source, freeStorageBytes: data.manifest.freeStorageBytes, policy: policy)
+                {
+                case .bindingRequired:
+                    return .rejected(.bindingRequired, "migration needs a wechat binding")
+                case .insufficientStorage(let required):
+                    return .rejected(
+                        .insufficientStorage, "not enough free storage",
+                        result: .object([
+                            "requiredBytes": .int(required), "freeStorageBytes": .int(data.manifest.freeStorageBytes),
+                        ]))
+                case .plan:
+                    break
+                }
             }
             let counts = MigrationRules.count(data.manifest.items, now: command.receivedAt, policy: policy)
+            if let part = data.manifest.part {
+                return try MigrationParts.receive(session, part, counts: counts, account: account, command, &effects)
+            }
             let planID = UUID()
             try BindingStore.savePlan(
                 session, planID: planID, accountID: account, counts: counts,

@@ -96,6 +96,21 @@ public struct PlanCounts: Sendable, Equatable, Encodable {
         total += 1
     }
 
+    /// Counts read back from `byOutcome` (unknown names are ignored).
+    public init(byOutcome: [String: Int]) {
+        for outcome in MigrationOutcome.allCases {
+            let n = byOutcome[outcome.rawValue] ?? 0
+            counts[MigrationOutcome.allCases.firstIndex(of: outcome) ?? 0] = n
+            total += n
+        }
+    }
+
+    /// Adds another part's counts.
+    public mutating func merge(_ other: PlanCounts) {
+        for index in counts.indices { counts[index] += other.counts[index] }
+        total += other.total
+    }
+
     /// Every outcome by its wire name (zeros included, so clients need no defaults).
     public var byOutcome: [String: Int] {
         Dictionary(uniqueKeysWithValues: MigrationOutcome.allCases.map { ($0.rawValue, self[$0]) })
