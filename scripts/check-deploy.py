@@ -118,10 +118,14 @@ def short(items) -> str:
 
 
 def swift_variables() -> set[str]:
-    """REGISTRAR_* names in the Swift sources under Shared/ and Services/ (prefixes ending in _ ignored)."""
+    """REGISTRAR_* names the services read: the Swift sources under Shared/ and Services/, but not the
+    `registrar` CLI (Services/CLI), whose own variables belong to an operator's shell, not to a
+    container (prefixes ending in _ ignored)."""
     found: set[str] = set()
     for folder in ("Shared", "Services"):
         for path in sorted((REPO / folder).rglob("*.swift")):
+            if (REPO / "Services" / "CLI") in path.parents:
+                continue
             for name in VARIABLE_PATTERN.findall(path.read_text(encoding="utf-8", errors="replace")):
                 if not name.endswith("_"):
                     found.add(name)
