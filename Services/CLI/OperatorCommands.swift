@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Messaging
 import Platform
 import Postgres
 
@@ -42,7 +43,57 @@ struct OperatorCommand: AsyncParsableCommand {
 /// `registrar review list`: the review queue with its due times, for ops.
 struct ReviewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "review", abstract: "Look at the review queue.", subcommands: [List.self])
+        commandName: "review", abstract: "Look at the review queue and decide tasks.",
+        subcommands: [List.self, Decide.self])
+
+    struct Decide: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve or reject a review task (review.decide) with an operator token.")
+
+        @Option(help: "The task id (see `registrar review list`).")
+        var task: String
+
+        @Flag(help: "Approve the task.")
+        var approve = false
+
+        @Flag(help: "Reject the task.")
+        var reject = false
+
+        @Option(help: "The note kept in the review audit.")
+        var note: String
+
+        @Option(help: "The operator's token (`registrar operator add`); default REGISTRAR_OPERATOR_TOKEN.")
+        var operatorToken: String?
+
+        @Option(help: "Seconds to wait for the reply.")
+        var timeout: Int = 30
+
+        @Flag(help: "Print the reply event as JSON.")
+        var json = false
+
+        @OptionGroup var connection: ConnectionOptions
+
+        func validate() throws {
+            guard approve != reject else { throw ValidationError("pass exactly one of --approve and --reject") }
+        }
+
+        func run() async throws {
+            let context = Context(connection)
+            guard let token = operatorToken ?? ProcessInfo.processInfo.environment["REGISTRAR_OPERATOR_TOKEN"] else {
+                throw ValidationError("--operator-token is required")
+            }
+            let envelope = RegistrarClient.command(
+                type: "review.decide",
+                data: .object([
+                    "taskId": .string(task), "decision": .string(approve ? "approve" : "reject"), "note": .string(note),
+                ]), operatorToken: token)
+            let reply = try await Output.request(
+                envelope, topic: "identity.commands", client: context.client(), timeout: .seconds(timeout))
+            if json { Output.printJSON(try JSONValue(encoding: reply), pretty: false) }
+            try Output.failIfRejected(reply, step: "review.decide")
+            if !json { print("task \(task): \(approve ? "approved" : "rejected") (\(Output.line(reply)))") }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

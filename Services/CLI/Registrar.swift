@@ -7,27 +7,54 @@ import Platform
 import Postgres
 
 /// `registrar`: operate and try out a Registrar stack. Connection facts come from the environment
-/// (`source .stack/env` for the local stack): REGISTRAR_KAFKA_BROKERS, REGISTRAR_DATABASE_URL,
-/// REGISTRAR_TOPIC_PREFIX.
+/// (REGISTRAR_KAFKA_BROKERS, REGISTRAR_DATABASE_URL, REGISTRAR_TOPIC_PREFIX), else from the env file
+/// of the local stack (REGISTRAR_ENV_FILE, default `.stack/env`), and the client commands take
+/// `--brokers`, `--database-url` and `--topic-prefix` over both.
 @main
 struct Registrar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Operate and try out a Registrar stack.",
         subcommands: [
             Migrate.self, Topics.self, Ping.self, Send.self, PolicyCommand.self, OperatorCommand.self,
-            ReviewCommand.self,
+            ReviewCommand.self, Register.self, Login.self, Tail.self, DeadLetterCommand.self,
         ])
 }
 
 /// Shared set-up of the subcommands.
 struct Context {
-    let configuration = RegistrarConfiguration()
+    let configuration: RegistrarConfiguration
     let logger: Logger
 
-    init() {
+    /// The environment over the stack's env file, with `connection`'s flags over both.
+    init(_ connection: ConnectionOptions? = nil) {
+        let environment = ProcessInfo.processInfo.environment
+        var merged = Self.envFile(connection?.envFile ?? environment["REGISTRAR_ENV_FILE"] ?? ".stack/env")
+        merged.merge(environment) { _, process in process }
+        if let brokers = connection?.brokers { merged["REGISTRAR_KAFKA_BROKERS"] = brokers }
+        if let url = connection?.databaseURL { merged["REGISTRAR_DATABASE_URL"] = url }
+        if let prefix = connection?.topicPrefix { merged["REGISTRAR_TOPIC_PREFIX"] = prefix }
+        configuration = RegistrarConfiguration(environment: merged)
         var logger = Logger(label: "registrar") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         self.logger = logger
+    }
+
+    /// The `export NAME=value` lines of a stack env file (missing file: none).
+    static func envFile(_ path: String) -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            var entry = line.trimmingCharacters(in: .whitespaces)
+            guard entry.hasPrefix("export ") else { continue }
+            entry.removeFirst("export ".count)
+            guard let equals = entry.firstIndex(of: "=") else { continue }
+            var value = String(entry[entry.index(after: equals)...])
+            if value.count >= 2, value.first == "'" || value.first == "\"", value.last == value.first {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[String(entry[..<equals])] = value
+        }
+        return values
     }
 
     var kafka: KafkaConfiguration {
@@ -151,22 +178,24 @@ struct Send: AsyncParsableCommand {
     @Flag(help: "Print the whole reply event as JSON.")
     var json = false
 
+    @OptionGroup var connection: ConnectionOptions
+
     func run() async throws {
-        let context = Context()
+        let context = Context(connection)
         let text = try file.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? payload ?? "{}"
         guard let data = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
             throw ValidationError("the payload is not JSON")
         }
         let envelope = RegistrarClient.command(
             type: type, data: data, sessionToken: sessionToken, operatorToken: operatorToken)
-        let reply = try await context.client().request(envelope, topic: topic, timeout: .seconds(timeout))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let shown: JSONValue = json ? try JSONValue(encoding: reply) : reply.data
-        print(String(decoding: try encoder.encode(shown), as: UTF8.self))
-        if reply.data["status"]?.stringValue == "rejected" {
-            throw ExitCode(1)
+        let reply = try await Output.request(
+            envelope, topic: topic, client: context.client(), timeout: .seconds(timeout))
+        if json {
+            Output.printJSON(try JSONValue(encoding: reply), pretty: false)
+        } else if !Output.isRejected(reply) {
+            Output.printJSON(reply.data, pretty: true)
         }
+        try Output.failIfRejected(reply)
     }
 }
 

@@ -1,0 +1,174 @@
+import Foundation
+import Kafka
+import Messaging
+import TestSupport
+import Testing
+
+/// The built `registrar` binary against the running stack.
+@Suite(.enabled(if: TestStack.enabled))
+struct CLITests {
+    /// What a run of the CLI printed.
+    struct Run {
+        var status: Int32
+        var out: String
+        var err: String
+        var lines: [String] { out.split(separator: "\n").map(String.init) }
+    }
+
+    /// Runs `registrar arguments…` with the stack's environment (plus `environment`).
+    static func registrar(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        let processEnvironment = ProcessInfo.processInfo.environment
+        guard let bin = processEnvironment["REGISTRAR_BIN"] else { throw Missing() }
+        let folder = FileManager.default.temporaryDirectory
+        let id = UUID().uuidString
+        let outURL = folder.appendingPathComponent("registrar-cli-\(id).out")
+        let errURL = folder.appendingPathComponent("registrar-cli-\(id).err")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: outURL)
+            try? FileManager.default.removeItem(at: errURL)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bin).appendingPathComponent("registrar")
+        process.arguments = arguments
+        process.environment = processEnvironment.merging(environment) { _, new in new }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        try process.run()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, out: try String(contentsOf: outURL, encoding: .utf8),
+            err: try String(contentsOf: errURL, encoding: .utf8))
+    }
+
+    struct Missing: Error, CustomStringConvertible {
+        var description: String { "REGISTRAR_BIN is not set (run the tests through scripts/test)" }
+    }
+
+    @Test func registerThenLoginFromTheSameDevice() throws {
+        let phone = IdentityClient.phone()
+        let device = "cli-test-\(UUID().uuidString)"
+        let registered = try Self.registrar([
+            "register", "--phone", phone, "--platform", "android", "--device-id", device, "--password", "Sunflower-42",
+            "--name", "CLI Tester",
+        ])
+        #expect(registered.status == 0, "\(registered.out)\(registered.err)")
+        let account = registered.lines.first { $0.hasPrefix("accountId: ") }.map { String($0.dropFirst(11)) }
+        #expect(account.map { UUID(uuidString: $0) != nil } == true, "\(registered.out)")
+        #expect(registered.lines.contains { $0.hasPrefix("sessionToken: ") && $0.count > 30 })
+        #expect(registered.out.contains("1/5 registration.start"))
+        #expect(registered.out.contains("5/5 registration.security_check OK"))
+
+        let login = try Self.registrar([
+            "login", "--phone", phone, "--platform", "android", "--device-id", device, "--password", "Sunflower-42",
+        ])
+        #expect(login.status == 0, "\(login.out)\(login.err)")
+        #expect(login.lines.contains("accountId: \(account ?? "-")"))
+
+        // A wrong password: exit 1, one line on stderr with the contract code, nothing on stdout.
+        let wrong = try Self.registrar([
+            "login", "--phone", phone, "--device-id", device, "--password", "Not-the-password-1",
+        ])
+        #expect(wrong.status == 1)
+        let errorLines = wrong.err.split(separator: "\n")
+        #expect(errorLines.count == 1 && errorLines[0].contains("INVALID_CREDENTIALS"), "\(wrong.err)")
+        #expect(wrong.out.isEmpty)
+    }
+
+    @Test func aRejectedCommandIsOneLineWithItsCode() throws {
+        let run = try Self.registrar(["send", "identity.commands", "no.such.command"])
+        #expect(run.status == 1)
+        let lines = run.err.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains("MALFORMED") && lines[0].contains("type"), "\(run.err)")
+    }
+
+    @Test func jsonPrintsTheRawReply() throws {
+        let run = try Self.registrar(["send", "identity.commands", "system.ping", "--json"])
+        #expect(run.status == 0, "\(run.err)")
+        let reply = try JSONDecoder().decode(CloudEvent.self, from: Data(run.out.utf8))
+        #expect(reply.type == "registrar.reply")
+        #expect(reply.data["code"]?.stringValue == "OK")
+
+        let rejected = try Self.registrar(["send", "identity.commands", "no.such.command", "--json"])
+        #expect(rejected.status == 1)
+        let event = try JSONDecoder().decode(CloudEvent.self, from: Data(rejected.out.utf8))
+        #expect(event.data["code"]?.stringValue == "MALFORMED")
+    }
+
+    @Test func dlqListShowsAPoisonMessageAndReplaySendsItAgain() async throws {
+        let poison = Array("not json \(UUID().uuidString)".utf8)
+        let original = Data(poison).base64EncodedString()
+        try await TestStack.client.sendRaw(poison, topic: "identity.commands", key: "poison")
+        func ours() throws -> [CloudEvent] {
+            let run = try Self.registrar(["dlq", "list", "--json", "--idle", "2"])
+            return run.lines.compactMap { try? JSONDecoder().decode(CloudEvent.self, from: Data($0.utf8)) }
+                .filter { $0.data["original"]?.stringValue == original }
+        }
+        var found: [CloudEvent] = []
+        let deadline = ContinuousClock.now + .seconds(40)
+        while found.isEmpty && ContinuousClock.now < deadline { found = try ours() }
+        let letter = try #require(found.first)
+        let partition = try #require(
+            letter.data["partition"].flatMap { value -> Int64? in
+                if case .int(let number) = value { return number }
+                return nil
+            })
+        let offset = try #require(
+            letter.data["offset"].flatMap { value -> Int64? in
+                if case .int(let number) = value { return number }
+                return nil
+            })
+        let listed = try Self.registrar(["dlq", "list", "--idle", "2"])
+        #expect(listed.status == 0)
+        let line = listed.lines.first { $0.contains("partition \(partition)  offset \(offset)  \(poison.count) bytes") }
+        #expect(line?.contains("identity.commands") == true, "\(listed.out.suffix(2000))")
+        #expect(listed.lines.last?.hasSuffix("dead letter(s)") == true)
+
+        let replay = try Self.registrar([
+            "dlq", "replay", "--offset", "\(offset)", "--partition", "\(partition)", "--topic", "identity.commands",
+            "--idle", "2",
+        ])
+        #expect(replay.status == 0, "\(replay.err)")
+        #expect(replay.out.contains("replayed \(poison.count) bytes"))
+        // Still poison: it is dead-lettered a second time, at a new offset.
+        var again: [CloudEvent] = []
+        let second = ContinuousClock.now + .seconds(40)
+        while again.count < 2 && ContinuousClock.now < second { again = try ours() }
+        #expect(again.count >= 2)
+
+        let missing = try Self.registrar(["dlq", "replay", "--offset", "999999999", "--idle", "1"])
+        #expect(missing.status == 1 && missing.err.contains("NOT_FOUND"))
+    }
+
+    @Test func tailPrintsOneLinePerMessageAndExits() async throws {
+        let topic = TestStack.unique("cli-tail")
+        try await TestStack.createTopics([topic])
+        let raw = try RegistrarClient(
+            configuration: TestStack.kafka, topics: Topics(prefix: ""), logger: TestStack.logger)
+        let reply = CloudEvent(
+            source: "/registrar/identity", type: "registrar.reply", time: Date(), inreplyto: "cmd-1",
+            data: .object(["status": .string("rejected"), "code": .string("RATE_LIMITED")]))
+        let event = CloudEvent(
+            source: "/registrar/identity", type: "account.registered", time: Date(), subject: "acct-1",
+            data: .object(["accountId": .string("acct-1")]))
+        try await raw.sendRaw(reply.encoded(), topic: topic, key: "cmd-1")
+        try await raw.sendRaw(event.encoded(), topic: topic, key: "acct-1")
+        try await raw.sendRaw(Array("garbage".utf8), topic: topic, key: "k")
+        let run = try Self.registrar(["tail", topic, "--idle", "3"], environment: ["REGISTRAR_TOPIC_PREFIX": ""])
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.lines.count == 3, "\(run.out)")
+        if run.lines.count == 3 {
+            #expect(run.lines[0].contains("registrar.reply") && run.lines[0].contains("cmd-1"))
+            #expect(run.lines[0].contains("RATE_LIMITED") && run.lines[0].contains(reply.time))
+            #expect(run.lines[1].contains("account.registered") && run.lines[1].contains("acct-1"))
+            #expect(run.lines[2].contains("not a CloudEvent"))
+            // Not a terminal: no colour codes.
+            #expect(!run.out.contains("\u{1B}["))
+        }
+        let json = try Self.registrar(
+            ["tail", topic, "--idle", "3", "--json"], environment: ["REGISTRAR_TOPIC_PREFIX": ""])
+        #expect(json.lines.first.flatMap { try? JSONDecoder().decode(CloudEvent.self, from: Data($0.utf8)) } == reply)
+    }
+}
