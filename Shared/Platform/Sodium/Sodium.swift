@@ -46,50 +46,14 @@ public enum Sodium {
     /// XChaCha20-Poly1305 (IETF) encryption of `plaintext` under a 32-byte `key`, bound to
     /// `associatedData`; returns a random 24-byte nonce followed by the ciphertext and tag.
     public static func seal(_ plaintext: [UInt8], key: [UInt8], associatedData: [UInt8]) -> [UInt8] {
-        ready()
         precondition(key.count == Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES), "seal needs a 32-byte key")
-        let nonce = randomBytes(Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES))
-        var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES))
-        var length: UInt64 = 0
-        withNonNull(plaintext) { m, mn in
-            withNonNull(associatedData) { ad, adn in
-                withNonNull(nonce) { n, _ in
-                    withNonNull(key) { k, _ in
-                        out.withUnsafeMutableBufferPointer { o in
-                            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
-                                o.baseAddress!, &length, m, UInt64(mn), ad, UInt64(adn), nil, n, k)
-                        }
-                    }
-                }
-            }
-        }
-        return nonce + out.prefix(Int(length))
+        // Encryption with a key of the right size cannot fail.
+        return seal(plaintext, key: key, associatedData: associatedData, with: xchacha20poly1305)!
     }
 
     /// Decrypts what `seal` produced; `nil` when the key, data or associated data do not match.
     public static func open(_ sealed: [UInt8], key: [UInt8], associatedData: [UInt8]) -> [UInt8]? {
-        ready()
-        let nonceBytes = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
-        let tagBytes = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
-        guard key.count == Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES), sealed.count >= nonceBytes + tagBytes
-        else { return nil }
-        let nonce = Array(sealed.prefix(nonceBytes))
-        let ciphertext = Array(sealed.dropFirst(nonceBytes))
-        var out = [UInt8](repeating: 0, count: ciphertext.count)
-        var length: UInt64 = 0
-        let result = withNonNull(ciphertext) { c, cn in
-            withNonNull(associatedData) { ad, adn in
-                withNonNull(nonce) { n, _ in
-                    withNonNull(key) { k, _ in
-                        out.withUnsafeMutableBufferPointer { o in
-                            crypto_aead_xchacha20poly1305_ietf_decrypt(
-                                o.baseAddress!, &length, nil, c, UInt64(cn), ad, UInt64(adn), n, k)
-                        }
-                    }
-                }
-            }
-        }
-        return result == 0 ? Array(out.prefix(Int(length))) : nil
+        open(sealed, key: key, associatedData: associatedData, with: xchacha20poly1305)
     }
 
     /// True when libsodium's AES-256-GCM can run here (it needs the CPU's AES and CLMUL
@@ -107,50 +71,86 @@ public enum Sodium {
     /// processes or replicas. NIST SP 800-38D bounds random nonces to 2^32 messages per key, far
     /// above the few ID and card numbers an account stores; rotate the key long before that.
     public static func sealAES256GCM(_ plaintext: [UInt8], key: [UInt8], associatedData: [UInt8]) -> [UInt8]? {
-        guard aes256GCMAvailable, key.count == Int(crypto_aead_aes256gcm_KEYBYTES) else { return nil }
-        let nonce = randomBytes(Int(crypto_aead_aes256gcm_NPUBBYTES))
-        var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_aead_aes256gcm_ABYTES))
-        var length: UInt64 = 0
-        let result = withNonNull(plaintext) { m, mn in
-            withNonNull(associatedData) { ad, adn in
-                withNonNull(nonce) { n, _ in
-                    withNonNull(key) { k, _ in
-                        out.withUnsafeMutableBufferPointer { o in
-                            crypto_aead_aes256gcm_encrypt(
-                                o.baseAddress!, &length, m, UInt64(mn), ad, UInt64(adn), nil, n, k)
-                        }
-                    }
-                }
-            }
-        }
-        return result == 0 ? nonce + out.prefix(Int(length)) : nil
+        guard aes256GCMAvailable else { return nil }
+        return seal(plaintext, key: key, associatedData: associatedData, with: aes256gcm)
     }
 
     /// Decrypts what `sealAES256GCM` produced; `nil` when the key, data or associated data do not
     /// match, or AES-256-GCM is not available on this CPU.
     public static func openAES256GCM(_ sealed: [UInt8], key: [UInt8], associatedData: [UInt8]) -> [UInt8]? {
-        let nonceBytes = Int(crypto_aead_aes256gcm_NPUBBYTES)
-        let tagBytes = Int(crypto_aead_aes256gcm_ABYTES)
-        guard aes256GCMAvailable, key.count == Int(crypto_aead_aes256gcm_KEYBYTES),
-            sealed.count >= nonceBytes + tagBytes
-        else { return nil }
-        let nonce = Array(sealed.prefix(nonceBytes))
-        let ciphertext = Array(sealed.dropFirst(nonceBytes))
+        guard aes256GCMAvailable else { return nil }
+        return open(sealed, key: key, associatedData: associatedData, with: aes256gcm)
+    }
+
+    /// One libsodium AEAD construction: its sizes and its two C functions (which share a signature).
+    private struct AEAD: Sendable {
+        typealias Encrypt =
+            @Sendable (
+                UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<UInt64>, UnsafePointer<UInt8>, UInt64,
+                UnsafePointer<UInt8>,
+                UInt64, UnsafePointer<UInt8>, UnsafePointer<UInt8>
+            ) -> Int32
+        typealias Decrypt = Encrypt
+        let keyBytes: Int
+        let nonceBytes: Int
+        let tagBytes: Int
+        let encrypt: Encrypt
+        let decrypt: Decrypt
+    }
+
+    private static let xchacha20poly1305 = AEAD(
+        keyBytes: Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES),
+        nonceBytes: Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES),
+        tagBytes: Int(crypto_aead_xchacha20poly1305_ietf_ABYTES),
+        encrypt: { crypto_aead_xchacha20poly1305_ietf_encrypt($0, $1, $2, $3, $4, $5, nil, $6, $7) },
+        decrypt: { crypto_aead_xchacha20poly1305_ietf_decrypt($0, $1, nil, $2, $3, $4, $5, $6, $7) })
+
+    private static let aes256gcm = AEAD(
+        keyBytes: Int(crypto_aead_aes256gcm_KEYBYTES), nonceBytes: Int(crypto_aead_aes256gcm_NPUBBYTES),
+        tagBytes: Int(crypto_aead_aes256gcm_ABYTES),
+        encrypt: { crypto_aead_aes256gcm_encrypt($0, $1, $2, $3, $4, $5, nil, $6, $7) },
+        decrypt: { crypto_aead_aes256gcm_decrypt($0, $1, nil, $2, $3, $4, $5, $6, $7) })
+
+    /// Random nonce, then ciphertext and tag; `nil` for a key of the wrong size or a failure.
+    private static func seal(_ plaintext: [UInt8], key: [UInt8], associatedData: [UInt8], with aead: AEAD) -> [UInt8]? {
+        ready()
+        guard key.count == aead.keyBytes else { return nil }
+        let nonce = randomBytes(aead.nonceBytes)
+        var out = [UInt8](repeating: 0, count: plaintext.count + aead.tagBytes)
+        var length: UInt64 = 0
+        let result = run(aead.encrypt, output: &out, length: &length, input: plaintext, associatedData, nonce, key)
+        return result == 0 ? nonce + out.prefix(Int(length)) : nil
+    }
+
+    /// The plaintext of `seal`'s output; `nil` when anything does not match.
+    private static func open(_ sealed: [UInt8], key: [UInt8], associatedData: [UInt8], with aead: AEAD) -> [UInt8]? {
+        ready()
+        guard key.count == aead.keyBytes, sealed.count >= aead.nonceBytes + aead.tagBytes else { return nil }
+        let nonce = Array(sealed.prefix(aead.nonceBytes))
+        let ciphertext = Array(sealed.dropFirst(aead.nonceBytes))
         var out = [UInt8](repeating: 0, count: ciphertext.count)
         var length: UInt64 = 0
-        let result = withNonNull(ciphertext) { c, cn in
+        let result = run(aead.decrypt, output: &out, length: &length, input: ciphertext, associatedData, nonce, key)
+        return result == 0 ? Array(out.prefix(Int(length))) : nil
+    }
+
+    /// Calls an AEAD function with non-null pointers to every buffer.
+    private static func run(
+        _ function: AEAD.Encrypt, output: inout [UInt8], length: inout UInt64, input: [UInt8],
+        _ associatedData: [UInt8],
+        _ nonce: [UInt8], _ key: [UInt8]
+    ) -> Int32 {
+        withNonNull(input) { m, mn in
             withNonNull(associatedData) { ad, adn in
                 withNonNull(nonce) { n, _ in
                     withNonNull(key) { k, _ in
-                        out.withUnsafeMutableBufferPointer { o in
-                            crypto_aead_aes256gcm_decrypt(
-                                o.baseAddress!, &length, nil, c, UInt64(cn), ad, UInt64(adn), n, k)
+                        output.withUnsafeMutableBufferPointer { o in
+                            function(o.baseAddress!, &length, m, UInt64(mn), ad, UInt64(adn), n, k)
                         }
                     }
                 }
             }
         }
-        return result == 0 ? Array(out.prefix(Int(length))) : nil
     }
 
     /// Constant-time equality.
