@@ -9,7 +9,7 @@ import Testing
 @Suite(.enabled(if: TestStack.enabled))
 struct DeregistrationTests {
     static let policy = """
-        {"deregistration": {"cooldown": "4s", "schedulerInterval": "200ms", "contactRetention": "3s"},
+        {"deregistration": {"cooldown": "10s", "schedulerInterval": "200ms", "contactRetention": "3s"},
          "registration": {"phoneReuseCooldown": "3s"},
          "permissions": {"sweepInterval": "200ms", "dayLength": "1s", "stageOneLastDay": 0, "stageTwoLastDay": 1000000,
                          "sensitiveMinActiveDays": 1, "sensitiveMinLogins": 1}}
@@ -243,7 +243,7 @@ struct DeregistrationTests {
                 accounts.append(account.accountId)
             }
             // Kill the service as the cool-downs end, then start it again.
-            try await Task.sleep(for: .milliseconds(3900))
+            try await Task.sleep(for: .milliseconds(9900))
             let killed = await instance.stop(signal: SIGKILL)
             #expect(killed?.bySignal == true)
             try instance.start()

@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 
 // The C calls of producers, consumers and the admin API. Everything here blocks: callers run it on
 // a dispatch queue, never on the cooperative pool.
@@ -94,11 +95,26 @@ extension RDKafkaHandle {
     func assignAllFromBeginning(_ topics: [String], timeoutMs: Int32) throws(KafkaError) {
         let list = RDKafkaTopicPartitionList(capacity: topics.count * 4)
         for topic in topics {
-            let count = try partitionCount(topic, timeoutMs: timeoutMs)
+            let count = try partitionCountWaitingForCreation(topic, timeoutMs: timeoutMs)
             for partition in 0..<count { list.add(topic: topic, partition: partition, offset: rdKafkaOffsetBeginning) }
         }
         try withHandle { rk throws(KafkaError) in
             try list.withList { l throws(KafkaError) in try RDKafkaErrors.check(rd_kafka_assign(rk, l)) }
+        }
+    }
+
+    /// The partition count of `topic`, asking again while the broker does not know the topic yet:
+    /// a topic created a moment ago may take a while to appear in metadata.
+    func partitionCountWaitingForCreation(_ topic: String, timeoutMs: Int32) throws(KafkaError) -> Int32 {
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeoutMs))
+        while true {
+            do {
+                return try partitionCount(topic, timeoutMs: timeoutMs)
+            } catch
+                where error.code == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.rawValue && ContinuousClock.now < deadline
+            {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
         }
     }
 
