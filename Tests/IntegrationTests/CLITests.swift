@@ -143,19 +143,20 @@ struct CLITests {
     }
 
     @Test func tailPrintsOneLinePerMessageAndExits() async throws {
-        let topic = TestStack.unique("cli-tail")
+        // The full name (with the run's prefix) for the CLI; the shared client adds the prefix itself.
+        let base = "cli-tail-\(UUID().uuidString.prefix(8).lowercased())"
+        let topic = TestStack.topics.name(base)
         try await TestStack.createTopics([topic])
-        let raw = try RegistrarClient(
-            configuration: TestStack.kafka, topics: Topics(prefix: ""), logger: TestStack.logger)
+        let raw = TestStack.client
         let reply = CloudEvent(
             source: "/registrar/identity", type: "registrar.reply", time: Date(), inreplyto: "cmd-1",
             data: .object(["status": .string("rejected"), "code": .string("RATE_LIMITED")]))
         let event = CloudEvent(
             source: "/registrar/identity", type: "account.registered", time: Date(), subject: "acct-1",
             data: .object(["accountId": .string("acct-1")]))
-        try await raw.sendRaw(reply.encoded(), topic: topic, key: "cmd-1")
-        try await raw.sendRaw(event.encoded(), topic: topic, key: "acct-1")
-        try await raw.sendRaw(Array("garbage".utf8), topic: topic, key: "k")
+        try await raw.sendRaw(reply.encoded(), topic: base, key: "cmd-1")
+        try await raw.sendRaw(event.encoded(), topic: base, key: "acct-1")
+        try await raw.sendRaw(Array("garbage".utf8), topic: base, key: "k")
         let run = try Self.registrar(["tail", topic, "--idle", "3"], environment: ["REGISTRAR_TOPIC_PREFIX": ""])
         #expect(run.status == 0, "\(run.err)")
         #expect(run.lines.count == 3, "\(run.out)")
