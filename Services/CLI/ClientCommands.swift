@@ -255,7 +255,7 @@ struct Register: AsyncParsableCommand {
             do {
                 sms = try await client.event(on: "notifications.sms", timeout: wait) { event in
                     event.data["phone"]?.stringValue == phone && event.data["purpose"]?.stringValue == "registration"
-                        && (Date(iso8601: event.time) ?? .distantPast) >= startedAt
+                        && (Date(rfc3339: event.time) ?? .distantPast) >= startedAt
                 }
             } catch {
                 Output.error("TIMEOUT: no SMS code for \(phone) on notifications.sms; pass --code")
@@ -525,19 +525,6 @@ struct DeadLetterCommand: AsyncParsableCommand {
             print(
                 "replayed \(original.count) bytes to \(letter.topic) (was partition \(letter.partition) offset \(offset))"
             )
-        }
-    }
-}
-
-extension Date {
-    /// Parses RFC 3339 with or without fractional seconds.
-    init?(iso8601 text: String) {
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
-            self = date
-        } else if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) {
-            self = date
-        } else {
-            return nil
         }
     }
 }

@@ -59,7 +59,7 @@ public enum SessionDirectory {
                 throw MalformedMessage.invalid(field: "data.tokenHash")
             }
             guard
-                let expires = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(event.data.expiresAt)
+                let expires = Date(rfc3339: event.data.expiresAt)
             else { throw MalformedMessage.invalid(field: "data.expiresAt") }
             try session.query(
                 """

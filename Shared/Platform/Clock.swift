@@ -28,3 +28,15 @@ public final class OffsetClock: RegistrarClock {
     /// Moves the clock forward.
     public func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
 }
+
+extension Date {
+    /// Parses an RFC 3339 time, with or without fractional seconds (the form of every `time`,
+    /// `expiresAt`, `registeredAt`… on the wire); `nil` for anything else.
+    public init?(rfc3339 text: String) {
+        guard
+            let date = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+                ?? (try? Date.ISO8601FormatStyle().parse(text))
+        else { return nil }
+        self = date
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Messaging
+import Platform
 import Postgres
 import TestSupport
 import Testing
@@ -51,7 +52,7 @@ struct BindingTests {
         let temporary = try await binding.link(
             account, "feishu", mode: "temporary", scopes: ["calendar"], session: session)
         #expect(temporary.code == "OK" && temporary.warnings.isEmpty)
-        let expires = try #require(temporary.string("expiresAt").flatMap(parseTime))
+        let expires = try #require(temporary.string("expiresAt").flatMap(Date.init(rfc3339:)))
         #expect(abs(expires.timeIntervalSinceNow - 86_400) < 60)
         _ = try await binding.client.event(on: "binding.events") {
             $0.type == "binding.linked" && $0.subject == account && $0.data["mode"] == .string("temporary")
@@ -134,9 +135,5 @@ struct BindingTests {
         #expect(unknown.code == "MALFORMED" && unknown.result["field"] == .string("data.manifest.items[1].kind"))
         let undated = try await binding.migrate(account, items: [BindingClient.item("text", at: nil)], session: session)
         #expect(undated.code == "MALFORMED" && undated.result["field"] == .string("data.manifest.items[0].at"))
-    }
-
-    func parseTime(_ text: String) -> Date? {
-        try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
     }
 }

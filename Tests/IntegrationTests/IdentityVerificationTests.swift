@@ -1,5 +1,6 @@
 import Foundation
 import Messaging
+import Platform
 import Postgres
 import TestSupport
 import Testing
@@ -302,9 +303,7 @@ struct IdentityVerificationTests {
             "tier")
     }
 
-    static func date(_ text: String) -> Date? {
-        try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
-    }
+    static func date(_ text: String) -> Date? { Date(rfc3339: text) }
 
     /// `pg_dump` of the whole database, as plain SQL.
     static func pgDump(_ url: String) throws -> String {

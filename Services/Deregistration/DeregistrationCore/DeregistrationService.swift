@@ -58,8 +58,7 @@ enum ReadModel {
         router.event("account.registered", on: RegistrarService.identity.eventTopic, Registered.self) {
             session, event, _ in
             guard UUID(uuidString: event.data.accountId) != nil,
-                let registered = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(
-                    event.data.registeredAt)
+                let registered = Date(rfc3339: event.data.registeredAt)
             else { throw MalformedMessage.invalid(field: "data.registeredAt") }
             try session.query(
                 """

@@ -70,7 +70,7 @@ enum AccountEvents {
         let permissions = policy.permissions
         router.event("account.registered", on: identity, Registered.self) { session, event, effects in
             let data = event.data
-            guard UUID(uuidString: data.accountId) != nil, let registered = parseTime(data.registeredAt) else {
+            guard UUID(uuidString: data.accountId) != nil, let registered = Date(rfc3339: data.registeredAt) else {
                 throw MalformedMessage.invalid(field: "data.registeredAt")
             }
             try session.query(
@@ -88,7 +88,7 @@ enum AccountEvents {
             guard Tier(rawValue: event.data.tier) != nil else { throw MalformedMessage.invalid(field: "data.tier") }
             try update(session, event.data.accountId, event, &effects, permissions) {
                 """
-                UPDATE accounts SET tier = \(event.data.tier), tier_expires_at = \(event.data.expiresAt.flatMap(parseTime)),
+                UPDATE accounts SET tier = \(event.data.tier), tier_expires_at = \(event.data.expiresAt.flatMap(Date.init(rfc3339:))),
                     tier_expired = false
                 WHERE account_id = \(event.data.accountId)::uuid
                 """
@@ -155,12 +155,6 @@ enum AccountEvents {
 
     /// When the event happened (its `time`), else when it arrived.
     static func eventTime<T>(_ event: Command<T>) -> Date {
-        event.envelope.time.flatMap(parseTime) ?? event.receivedAt
+        event.envelope.time.flatMap(Date.init(rfc3339:)) ?? event.receivedAt
     }
-}
-
-/// Parses an RFC 3339 time with or without fractional seconds.
-func parseTime(_ text: String) -> Date? {
-    (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-        ?? (try? Date.ISO8601FormatStyle().parse(text))
 }

@@ -46,7 +46,7 @@ public struct ManifestItem: Decodable, Sendable, Equatable {
         }
         self.kind = kind
         if let text = try container.decodeIfPresent(String.self, forKey: .at) {
-            guard let at = MigrationRules.parseTime(text) else {
+            guard let at = Date(rfc3339: text) else {
                 throw DecodingError.dataCorruptedError(forKey: .at, in: container, debugDescription: "not RFC 3339")
             }
             self.at = at
@@ -176,11 +176,5 @@ public enum MigrationRules {
         var counts = PlanCounts()
         for item in items { counts.add(classify(item, now: now, policy: policy)) }
         return counts
-    }
-
-    /// Parses an RFC 3339 time with or without fractional seconds.
-    public static func parseTime(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-            ?? (try? Date.ISO8601FormatStyle().parse(text))
     }
 }
