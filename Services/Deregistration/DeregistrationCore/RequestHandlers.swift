@@ -151,7 +151,7 @@ enum RequestHandlers {
             try request.decode("cooldown_ends_at", as: Date.self) > now
         else { return answer }
         let requestID: String = try request.decode("id")
-        let code = randomCode(length: context.policy.sms.codeLength)
+        let code = Sodium.randomDigits(context.policy.sms.codeLength)
         let expires = now.addingTimeInterval(context.policy.sms.validity.timeInterval)
         try session.query(
             """
@@ -206,11 +206,6 @@ enum RequestHandlers {
         try effects.emit(
             "account.unfrozen", subject: accountID, data: ["accountId": accountID, "requestId": requestID])
         return try .ok(["accountId": accountID])
-    }
-
-    /// A code of `length` digits from the CSPRNG.
-    static func randomCode(length: Int) -> String {
-        String((0..<length).map { _ in Character(String(Sodium.randomUniform(10))) })
     }
 
     /// The keyed hash of a revoke code, bound to its request and purpose.

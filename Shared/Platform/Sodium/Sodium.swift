@@ -22,6 +22,11 @@ public enum Sodium {
         return randombytes_uniform(upperBound)
     }
 
+    /// `length` decimal digits from the CSPRNG (one-time codes); `randombytes_uniform` is unbiased.
+    public static func randomDigits(_ length: Int) -> String {
+        String((0..<max(length, 0)).map { _ in Character(String(randomUniform(10))) })
+    }
+
     /// HMAC-SHA256 of `message` under `key` (keyed hashes for look-ups and deterministic draws).
     public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
         ready()

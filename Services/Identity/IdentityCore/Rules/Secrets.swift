@@ -10,7 +10,7 @@ public enum SecretCodes {
     ///
     /// Each digit is `Sodium.randomUniform(10)`, which is unbiased (no modulo bias).
     public static func smsCode(length: Int) -> String {
-        String((0..<max(length, 0)).map { _ in Character(String(Sodium.randomUniform(10))) })
+        Sodium.randomDigits(length)
     }
 
     /// HMAC-SHA256 of `value`'s UTF-8 under `key`.
