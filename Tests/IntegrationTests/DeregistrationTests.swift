@@ -44,16 +44,6 @@ struct DeregistrationTests {
             session: session)
     }
 
-    /// Polls `condition` for up to 30 seconds.
-    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw IdentityClient.Failure("never: \(what)")
-    }
-
     @Test func requestRevokeFinalizeAndRetention() async throws {
         try await ServiceProcess.run(.deregistration, policy: Self.policy, with: [.identity, .permissions, .binding]) {
             instance, client in
@@ -77,7 +67,7 @@ struct DeregistrationTests {
                     "tokenHash": .string(SessionDirectory.tokenHash(operatorToken).hexString),
                 ])
             let enterprise = "ent-\(UUID().uuidString.prefix(6))"
-            try await Self.eventually("enterprise created") {
+            try await TestStack.eventually("enterprise created") {
                 try await permissions.send(
                     "enterprise.create",
                     [
@@ -87,7 +77,7 @@ struct DeregistrationTests {
                     operatorToken: operatorToken
                 ).code == "OK"
             }
-            try await Self.eventually("member added") {
+            try await TestStack.eventually("member added") {
                 try await permissions.send(
                     "enterprise.add_member",
                     ["enterpriseId": .string(enterprise), "accountId": .string(account.accountId)],
@@ -99,7 +89,7 @@ struct DeregistrationTests {
             try await permissions.publish(
                 .identity, "account.verified", accountId: account.accountId, data: ["tier": .string("bank_card")])
             _ = try await identity.login(phone: phone, device: device)
-            try await Self.eventually("payment allowed") {
+            try await TestStack.eventually("payment allowed") {
                 try await permissions.check(account.accountId, "payment.transfer", ["amountCNY": .int(120)]).allowed
             }
 
@@ -117,7 +107,7 @@ struct DeregistrationTests {
             _ = try await client.event(on: "deregistration.events") {
                 $0.type == "account.frozen" && $0.subject == account.accountId
             }
-            try await Self.eventually("login refused while frozen") {
+            try await TestStack.eventually("login refused while frozen") {
                 try await identity.login(phone: phone, device: device).code == "ACCOUNT_FROZEN"
             }
             #expect(try await permissions.check(account.accountId, "chat.internal").reason == "frozen")
@@ -137,7 +127,7 @@ struct DeregistrationTests {
             #expect(revoked.code == "OK")
             // Freezing ended every session: the user signs in again.
             var session = ""
-            try await Self.eventually("login allowed after revoke") {
+            try await TestStack.eventually("login allowed after revoke") {
                 let login = try await identity.login(phone: phone, device: device)
                 session = login.string("sessionToken") ?? ""
                 return login.code == "OK"
@@ -155,7 +145,7 @@ struct DeregistrationTests {
 
             // Personal data goes at once (identity), contacts stay for their retention, then go.
             let identityDB = db("identity")
-            try await Self.eventually("identity purged") {
+            try await TestStack.eventually("identity purged") {
                 try await identityDB.query(
                     "SELECT count(*) AS n FROM devices WHERE account_id = \(account.accountId)::uuid"
                 ).first?.decode("n", as: Int.self) == 0
@@ -179,7 +169,7 @@ struct DeregistrationTests {
             }
             #expect(try await members() == 1, "memberships are kept during their retention")
             // Financial records: archived under a pseudonym, gone from the account.
-            try await Self.eventually("payments archived") {
+            try await TestStack.eventually("payments archived") {
                 try await permissionsDB.query("SELECT count(*) AS n FROM financial_archive WHERE amount = 120").first?
                     .decode("n", as: Int.self) == 1
             }
@@ -192,11 +182,11 @@ struct DeregistrationTests {
                     "SELECT count(*) AS n FROM financial_archive WHERE pseudonym = \(account.accountId)"
                 ).first?.decode("n", as: Int.self) == 0, "the archive never names the account")
             // The phone is blocked for its cool-down, then free.
-            try await Self.eventually("phone blocked") {
+            try await TestStack.eventually("phone blocked") {
                 try await identity.start(phone: phone).code == "PHONE_IN_COOLDOWN"
             }
-            try await Self.eventually("contacts purged") { try await members() == 0 }
-            try await Self.eventually("phone free again") { try await identity.start(phone: phone).code == "OK" }
+            try await TestStack.eventually("contacts purged") { try await members() == 0 }
+            try await TestStack.eventually("phone free again") { try await identity.start(phone: phone).code == "OK" }
 
             // Every step is audited, without personal data.
             let audit = try await db("deregistration").query(

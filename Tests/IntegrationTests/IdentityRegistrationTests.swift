@@ -283,14 +283,10 @@ struct IdentityRegistrationTests {
 
     func waitForStatus(_ accountId: String, _ status: String) async throws {
         let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["identity"]))
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            let current: String? = try await pool.query("SELECT status FROM accounts WHERE id = \(accountId)::uuid")
-                .first?.decode("status")
-            if current == status { return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await TestStack.eventually("account \(accountId) becomes \(status)") {
+            try await pool.query("SELECT status FROM accounts WHERE id = \(accountId)::uuid").first?
+                .decode("status", as: String.self) == status
         }
-        Issue.record("account \(accountId) never became \(status)")
     }
 }
 

@@ -98,15 +98,11 @@ extension PermissionsClient {
     /// Waits until the read model shows `condition` for the account (reading permissions' own table,
     /// as ops would).
     func waitForState(_ accountId: String, schemaPool: PostgresPool, _ sql: String, equals expected: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            let value: Int? = try await schemaPool.query(
-                PostgresQuery(
-                    stringLiteral: "SELECT (\(sql)) AS v FROM accounts WHERE account_id = '\(accountId)'::uuid")
-            ).first?.decode("v")
-            if value == expected { return }
-            try await Task.sleep(for: .milliseconds(50))
+        // `sql` is an expression written by the test; the account id goes as a parameter.
+        var query = PostgresQuery(stringLiteral: "SELECT (\(sql)) AS v FROM accounts WHERE account_id = $1::uuid")
+        query.binds = [accountId]
+        try await TestStack.eventually("\(sql) of \(accountId) becomes \(expected)") {
+            try await schemaPool.query(query).first?.decode("v", as: Int?.self) == expected
         }
-        throw IdentityClient.Failure("\(sql) of \(accountId) never became \(expected)")
     }
 }

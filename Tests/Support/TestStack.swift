@@ -61,4 +61,25 @@ public enum TestStack {
         try await KafkaAdmin.createTopics(
             names, partitions: partitions, replication: 1, configuration: kafka, logger: logger)
     }
+
+    /// Polls `condition` until it holds (every 50 ms, up to `timeout`); throws naming `what` when it
+    /// never does. Effects travel through topics, so tests wait for them rather than sleep.
+    public static func eventually(
+        _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw NeverHappened(what: what)
+    }
+
+    /// What `eventually` waited for in vain.
+    public struct NeverHappened: Error, CustomStringConvertible {
+        /// The awaited condition.
+        public var what: String
+        /// Logged form.
+        public var description: String { "never: \(what)" }
+    }
 }
