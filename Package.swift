@@ -30,12 +30,14 @@ let package = Package(
         .executable(name: "registrar-binding", targets: ["registrar-binding"]),
         .executable(name: "registrar-deregistration", targets: ["registrar-deregistration"]),
         .executable(name: "registrar", targets: ["registrar"]),
+        .executable(name: "registrar-bench", targets: ["registrar-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -60,6 +62,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/CLI", swiftSettings: settings),
+        .executableTarget(
+            name: "registrar-bench",
+            dependencies: [
+                "Messaging", "Platform", "Postgres", "Kafka", log,
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Services/Bench", swiftSettings: settings),
         .target(
             name: "TestSupport", dependencies: ["Messaging", "Platform", "Postgres", "Kafka", log],
             path: "Tests/Support", swiftSettings: settings),

@@ -64,6 +64,37 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Up to `maxMessages` messages: waits up to `timeout` for the first, then takes only what is
+    /// already fetched (non-blocking polls), in one hop to the consumer queue. Empty when none
+    /// arrived. Transient client errors end the batch and are logged; fatal ones throw.
+    public func poll(maxMessages: Int, timeout: Duration = .milliseconds(100)) async throws(KafkaError)
+        -> [KafkaMessage]
+    {
+        let handle = self.handle
+        let ms = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let limit = max(1, maxMessages)
+        let (batch, failure) = await onQueue(queue) { () -> ([KafkaMessage], KafkaError?) in
+            var batch: [KafkaMessage] = []
+            var failure: KafkaError?
+            while batch.count < limit {
+                guard let result = handle.consumerPoll(timeoutMs: batch.isEmpty ? ms : 0) else { break }
+                switch result {
+                case .success(let message): batch.append(message)
+                case .failure(let error): failure = error
+                }
+                if failure != nil { break }
+            }
+            self.commitIfDue(idle: batch.isEmpty)
+            return (batch, failure)
+        }
+        if let failure {
+            if failure.isFatal { throw failure }
+            logger.warning("kafka consume error", metadata: ["kafka.error": "\(failure)"])
+        }
+        return batch
+    }
+
     /// Marks `message` done: its offset + 1 is committed with the next commit.
     public func storeOffset(of message: KafkaMessage) throws(KafkaError) {
         try handle.storeOffset(topic: message.topic, partition: message.partition, offset: message.offset)

@@ -1,0 +1,4 @@
+import Foundation
+
+/// `registrar-bench`: the load generator of `scripts/bench` (work in progress).
+print("registrar-bench")
