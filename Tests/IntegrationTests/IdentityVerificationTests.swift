@@ -122,7 +122,7 @@ struct IdentityVerificationTests {
                 == "FORBIDDEN")
         #expect(
             try await identity.decide(taskId, "approve", operatorToken: String(repeating: "ab", count: 32)).code
-                == "FORBIDDEN")
+                == "UNAUTHENTICATED")
         #expect(
             try await identity.decide(UUID().uuidString.lowercased(), "approve", operatorToken: reviewer.token).code
                 == "REVIEW_NOT_FOUND")

@@ -78,15 +78,15 @@ enum ReviewHandlers {
     ) throws -> Reply {
         let data = command.data
         let now = command.receivedAt
-        guard let token = command.envelope.operatortoken, !token.isEmpty else {
-            // A signed-in user is known but not allowed; nobody at all is not authenticated.
+        guard let token = command.envelope.operatortoken, !token.isEmpty,
+            let reviewer = try authenticateOperator(session, token: token)
+        else {
+            // A signed-in user is known but not allowed; a missing or unknown operator token
+            // authenticates nobody (contract §2, as permissions answers enterprise.create).
             if try LoginHandlers.authenticate(session, command.envelope, now: now) != nil {
                 return .rejected(.forbidden, "only review operators may decide reviews")
             }
-            return .rejected(.unauthenticated, "an operator token is required")
-        }
-        guard let reviewer = try authenticateOperator(session, token: token) else {
-            return .rejected(.forbidden, "only review operators may decide reviews")
+            return .rejected(.unauthenticated, "a valid operator token is required")
         }
         guard let decision = ReviewDecision(rawValue: data.decision) else {
             throw MalformedMessage.invalid(field: "data.decision")
