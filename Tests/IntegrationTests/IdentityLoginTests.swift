@@ -58,17 +58,6 @@ struct IdentityLoginTests {
                 .decode("n", as: Int.self) == 2)
     }
 
-    @Test func wrongPasswordsAndUnknownPhonesLookTheSame() async throws {
-        let a = try await account()
-        let wrong = try await identity.login(phone: a.phone, password: "Wrong-password-1", device: a.device)
-        let unknown = try await identity.login(
-            phone: IdentityClient.phone(), password: "Wrong-password-1", device: a.device)
-        #expect(wrong.code == "INVALID_CREDENTIALS" && unknown.code == "INVALID_CREDENTIALS")
-        #expect(wrong.event.data["message"] == unknown.event.data["message"])
-        #expect(wrong.result == unknown.result)
-        #expect(wrong.status == unknown.status)
-    }
-
     @Test func fiveFailuresLockWithGrowingBackOffAndTheRightPasswordWaits() async throws {
         let a = try await account()
         for _ in 0..<4 {
