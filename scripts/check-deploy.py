@@ -60,6 +60,8 @@ NOT_FOR_PRODUCTION = {
     # Shifts the services' clock (tests move time with it); set in production it would end the
     # 14-day cool-downs and the 31-day phone block early.
     "REGISTRAR_CLOCK_OFFSET",
+    # Fault injection for the reliability suite: the process SIGKILLs itself at a crash point.
+    "REGISTRAR_CRASH_AT",
 }
 
 VARIABLE_PATTERN = re.compile(r"REGISTRAR_[A-Z0-9_]+")
@@ -119,12 +121,12 @@ def short(items) -> str:
 
 def swift_variables() -> set[str]:
     """REGISTRAR_* names the services read: the Swift sources under Shared/ and Services/, but not the
-    `registrar` CLI (Services/CLI), whose own variables belong to an operator's shell, not to a
-    container (prefixes ending in _ ignored)."""
+    `registrar` CLI (Services/CLI) or the load generator (Services/Bench), whose own variables belong
+    to an operator's shell, not to a container (prefixes ending in _ ignored)."""
     found: set[str] = set()
     for folder in ("Shared", "Services"):
         for path in sorted((REPO / folder).rglob("*.swift")):
-            if (REPO / "Services" / "CLI") in path.parents:
+            if (REPO / "Services" / "CLI") in path.parents or (REPO / "Services" / "Bench") in path.parents:
                 continue
             for name in VARIABLE_PATTERN.findall(path.read_text(encoding="utf-8", errors="replace")):
                 if not name.endswith("_"):

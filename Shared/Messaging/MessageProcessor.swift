@@ -56,6 +56,7 @@ final class MessageProcessor: Service {
         while true {
             do {
                 let outcome = try await handle(message)
+                FaultInjection.process.reached(.afterDatabaseCommit)
                 try consumer.storeOffset(of: message)
                 if outcome.wroteOutbox { doorbell.ring() }
                 Counter(

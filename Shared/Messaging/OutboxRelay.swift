@@ -70,6 +70,7 @@ final class OutboxRelay: Service {
             let results = await producer.send(messages)
             let delivered = results.prefix { $0 == nil }.count
             if delivered > 0 {
+                FaultInjection.process.reached(.afterPublish)
                 let seqs = rows.prefix(delivered).map(\.seq)
                 try await connection.run { session in try MessageStore.markSent(session, seqs) }
             }

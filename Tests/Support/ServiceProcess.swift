@@ -6,8 +6,7 @@ import Postgres
 /// can be stopped, killed and restarted without disturbing the shared stack.
 public final class ServiceProcess: @unchecked Sendable {
     // @unchecked: the processes are only touched by the test that owns this value.
-    private var process: Process?
-    private var companionProcesses: [RegistrarService: Process] = [:]
+    private var processes: [RegistrarService: Process] = [:]
     /// The service under test (stopped and restarted by `stop` and `start`).
     public let service: RegistrarService
     /// Services started beside it on the same database and topics (left running by `stop`).
@@ -19,21 +18,27 @@ public final class ServiceProcess: @unchecked Sendable {
     /// Where its output goes.
     public let logPath: String
     private let database: String
+    private let serverURL: String
+    private let environment: [String: String]
 
     private let policyPath: String?
 
     /// Creates a database (migrated) and topics for a private instance of `service`, optionally
-    /// with a policy (JSON merged over the defaults) of its own.
-    public init(_ service: RegistrarService, policy: String? = nil, with companions: [RegistrarService] = [])
-        async throws
-    {
+    /// with a policy (JSON merged over the defaults), a PostgreSQL server (`postgresql://user@host:port`,
+    /// default the stack's) and environment variables of its own.
+    public init(
+        _ service: RegistrarService, policy: String? = nil, with companions: [RegistrarService] = [],
+        server: String? = nil, environment: [String: String] = [:]
+    ) async throws {
         self.service = service
         self.companions = companions
+        self.environment = environment
         let suffix = UUID().uuidString.prefix(8).lowercased()
         database = "registrar_\(suffix)"
         topics = Topics(prefix: "\(TestStack.configuration.topicPrefix)p\(suffix)-")
         let base = TestStack.configuration.databaseURL
-        databaseURL = String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]) + "/" + database
+        serverURL = server ?? String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)])
+        databaseURL = serverURL + "/" + database
         logPath =
             FileManager.default.temporaryDirectory.appendingPathComponent("\(service.processName)-\(suffix).log").path
         if let policy {
@@ -45,13 +50,18 @@ public final class ServiceProcess: @unchecked Sendable {
         }
         let name = database
         // The database name is generated above, never input.
-        try await PostgresConnection(configuration: TestStack.postgres()).run { session in
+        try await PostgresConnection(configuration: administration).run { session in
             try session.query(PostgresQuery(stringLiteral: "CREATE DATABASE \(name)"))
         }
         try await Migrator.migrate(
             configuration: PostgresConfiguration(url: databaseURL), directory: TestStack.configuration.migrationsPath,
             logger: TestStack.logger)
         try await TestStack.createTopics(topics.allNames, partitions: 3)
+    }
+
+    /// The server's maintenance database, where databases are created and dropped.
+    private var administration: PostgresConfiguration {
+        PostgresConfiguration(url: serverURL + "/postgres", applicationName: "registrar-tests")
     }
 
     /// A pool on the instance's database, searching the service's schema.
@@ -67,13 +77,40 @@ public final class ServiceProcess: @unchecked Sendable {
     /// Starts the executable (from `REGISTRAR_BIN`, which `scripts/stack` exports), and the
     /// companions that are not running yet.
     public func start() throws {
-        process = try launch(service)
-        for companion in companions where companionProcesses[companion] == nil {
-            companionProcesses[companion] = try launch(companion)
+        processes[service] = try launch(service)
+        for companion in companions where processes[companion] == nil {
+            processes[companion] = try launch(companion)
         }
     }
 
-    private func launch(_ service: RegistrarService) throws -> Process {
+    /// Starts one of the instance's services again (after `kill`), with extra environment
+    /// variables for this run only (a crash point, say).
+    public func start(_ service: RegistrarService, environment extra: [String: String] = [:]) throws {
+        processes[service] = try launch(service, extra: extra)
+    }
+
+    /// Whether `service` runs (false once it exited or was killed).
+    public func isRunning(_ service: RegistrarService) -> Bool { processes[service]?.isRunning == true }
+
+    /// Sends `signal` to one of the instance's services and waits until it exited.
+    public func kill(_ service: RegistrarService, signal: Int32 = SIGKILL) {
+        guard let process = processes.removeValue(forKey: service) else { return }
+        Foundation.kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+
+    /// The CPU time (user + system) `service` has used so far, from /proc.
+    public func cpuSeconds(_ service: RegistrarService) -> Double? {
+        guard let pid = processes[service]?.processIdentifier,
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    private func launch(_ service: RegistrarService, extra: [String: String] = [:]) throws -> Process {
         let environment = ProcessInfo.processInfo.environment
         guard let bin = environment["REGISTRAR_BIN"] else { throw Missing(what: "REGISTRAR_BIN") }
         let process = Process()
@@ -84,6 +121,8 @@ public final class ServiceProcess: @unchecked Sendable {
         childEnvironment["REGISTRAR_KAFKA_FETCH_WAIT_MS"] = "10"
         childEnvironment["REGISTRAR_KAFKA_SESSION_TIMEOUT_MS"] = "6000"
         if let policyPath { childEnvironment["REGISTRAR_POLICY"] = policyPath }
+        childEnvironment.merge(self.environment) { $1 }
+        childEnvironment.merge(extra) { $1 }
         process.environment = childEnvironment
         if !FileManager.default.fileExists(atPath: logPath) {
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -101,27 +140,22 @@ public final class ServiceProcess: @unchecked Sendable {
     public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async -> (
         status: Int32, bySignal: Bool
     )? {
-        guard let process else { return nil }
-        kill(process.processIdentifier, signal)
+        guard let process = processes[service] else { return nil }
+        Foundation.kill(process.processIdentifier, signal)
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
         guard !process.isRunning else { return nil }
-        self.process = nil
+        processes[service] = nil
         return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
     }
 
     /// Stops the processes if running and drops the database.
     public func tearDown() async throws {
-        _ = await stop(signal: SIGKILL)
-        for (_, companion) in companionProcesses {
-            kill(companion.processIdentifier, SIGKILL)
-            companion.waitUntilExit()
-        }
-        companionProcesses = [:]
+        for running in Array(processes.keys) { kill(running) }
         let name = database
-        try await PostgresConnection(configuration: TestStack.postgres()).run { session in
+        try await PostgresConnection(configuration: administration).run { session in
             try session.query(PostgresQuery(stringLiteral: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
         }
     }
@@ -131,9 +165,11 @@ public final class ServiceProcess: @unchecked Sendable {
     /// instance's log.
     public static func run(
         _ service: RegistrarService, policy: String? = nil, with companions: [RegistrarService] = [],
+        server: String? = nil, environment: [String: String] = [:],
         _ body: (ServiceProcess, RegistrarClient) async throws -> Void
     ) async throws {
-        let instance = try await ServiceProcess(service, policy: policy, with: companions)
+        let instance = try await ServiceProcess(
+            service, policy: policy, with: companions, server: server, environment: environment)
         var failure: (any Error)?
         do {
             try instance.start()

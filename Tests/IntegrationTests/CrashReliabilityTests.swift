@@ -1,0 +1,165 @@
+import Foundation
+import Messaging
+import TestSupport
+import Testing
+
+/// Crashes, crash points and database restarts under a mixed workload of ≥ 100 commands/s, each
+/// judged by the oracle of `ChaosHarness` (issue 8): nothing lost, nothing done twice, no reply
+/// contradicting another, every command answered.
+@Suite(.enabled(if: TestStack.enabled), .serialized)
+struct CrashReliabilityTests {
+    static let services: [RegistrarService] = [.identity, .permissions, .binding, .deregistration]
+    static let rate = 105.0
+
+    @Test func killNineOfEachServiceTenTimesUnderLoad() async throws {
+        try await ChaosHarness.run { harness in
+            let seconds = 100.0
+            let count = Int(Self.rate * seconds)
+            try await harness.prepare(commands: count)
+            var kills = 0
+            async let achieved = harness.send(count: count, rate: Self.rate)
+            for round in 0..<40 {
+                try await Task.sleep(for: .milliseconds(2500))
+                let service = Self.services[round % Self.services.count]
+                harness.instance.kill(service, signal: SIGKILL)
+                try harness.instance.start(service)
+                kills += 1
+            }
+            let rate = try await achieved
+            let verdict = try await harness.verdict()
+            record(
+                "kill -9 of every service", harness: harness, verdict: verdict, rate: rate,
+                faults: "kill -9 × \(kills) (10 per service, every 2.5 s)")
+            #expect(rate >= 100, "the workload ran at \(rate)/s")
+            #expect(verdict.passed, "\(verdict)")
+        }
+    }
+
+    @Test(arguments: [
+        (point: "after_db_commit", range: 40...160, name: "crash after DB commit, before offset commit"),
+        (point: "after_publish", range: 5...40, name: "crash after outbox publish, before marking sent"),
+    ])
+    func crashAtAFixedPoint(point: String, range: ClosedRange<Int>, name: String) async throws {
+        try await ChaosHarness.run { harness in
+            let count = Int(Self.rate * 40)
+            try await harness.prepare(commands: count)
+            func arm(_ service: RegistrarService) throws {
+                try harness.instance.start(
+                    service, environment: ["REGISTRAR_CRASH_AT": "\(point):\(Int.random(in: range))"])
+            }
+            for service in Self.services {
+                harness.instance.kill(service, signal: SIGTERM)
+                try arm(service)
+            }
+            var crashes = 0
+            let sending = Task { try await harness.send(count: count, rate: Self.rate) }
+            // Restart whatever crashed itself, armed again, while the stream flows.
+            let end = ContinuousClock.now + .milliseconds(Int(Double(count) / Self.rate * 1000))
+            while ContinuousClock.now < end {
+                try await Task.sleep(for: .milliseconds(100))
+                for service in Self.services where !harness.instance.isRunning(service) {
+                    crashes += 1
+                    try arm(service)
+                }
+            }
+            let rate = try await sending.value
+            for service in Self.services {
+                if !harness.instance.isRunning(service) { crashes += 1 }
+                harness.instance.kill(service, signal: SIGTERM)
+                try harness.instance.start(service)
+            }
+            let verdict = try await harness.verdict()
+            record(
+                name, harness: harness, verdict: verdict, rate: rate,
+                faults: "SIGKILL at \(point) × \(crashes)")
+            #expect(crashes >= 8, "only \(crashes) crashes at \(point)")
+            #expect(verdict.passed, "\(verdict)")
+            if point == "after_db_commit" {
+                // Redelivered commands were answered from the inbox, not processed again.
+                #expect(verdict.repeatedReplies > 0)
+            } else {
+                #expect(verdict.republished > 0)
+            }
+        }
+    }
+
+    @Test func postgresFastRestartsAndHardKillsUnderLoad() async throws {
+        let server = try PrivatePostgres()
+        defer { server.stop() }
+        try await ChaosHarness.run(server: server.url) { harness in
+            let count = Int(Self.rate * 60)
+            try await harness.prepare(commands: count)
+            var faults: [String] = []
+            let sending = Task { try await harness.send(count: count, rate: Self.rate) }
+            for round in 0..<6 {
+                try await Task.sleep(for: .seconds(8))
+                if round % 2 == 0 {
+                    try server.run("restart")
+                    faults.append("restart -m fast")
+                } else {
+                    try server.run("stop", "immediate")
+                    try await Task.sleep(for: .seconds(1))
+                    try server.run("start")
+                    faults.append("stop -m immediate")
+                }
+            }
+            let rate = try await sending.value
+            let crashed = Self.services.filter { !harness.instance.isRunning($0) }
+            let verdict = try await harness.verdict()
+            record(
+                "PostgreSQL restarts under load", harness: harness, verdict: verdict, rate: rate,
+                faults: "pg_ctl restart -m fast × 3, stop -m immediate + start × 3")
+            #expect(crashed.isEmpty, "services exited during the database outages: \(crashed)")
+            #expect(verdict.passed, "\(verdict)")
+        }
+    }
+
+    private func record(
+        _ test: String, harness: ChaosHarness, verdict: ChaosHarness.Verdict, rate: Double, faults: String
+    ) {
+        ReliabilityReport.record(
+            ReliabilityRow(
+                test: test,
+                workload: "\(verdict.commands) mixed commands at \(Int(rate.rounded()))/s (4 services)",
+                faults: faults, lost: verdict.lost, duplicated: verdict.duplicated, stalls: verdict.unanswered,
+                notes: "accepted \(verdict.accepted); inbox re-answers \(verdict.repeatedReplies); "
+                    + "re-published events \(verdict.republished)"
+                    + (verdict.refused.isEmpty ? "" : "; refused \(verdict.refused)"),
+                passed: verdict.passed))
+    }
+}
+
+/// A PostgreSQL cluster of the test's own (`scripts/stack postgres`), so it can be restarted and
+/// killed without disturbing the other tests.
+struct PrivatePostgres {
+    let directory: String
+    let port: Int
+    var url: String { "postgresql://registrar@127.0.0.1:\(port)" }
+
+    init() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let stack = environment["REGISTRAR_STACK_DIR"] ?? FileManager.default.currentDirectoryPath + "/.stack/test"
+        directory = stack + "/reliability-pg"
+        port = (Int(environment["REGISTRAR_PG_PORT"] ?? "") ?? 55432) + 40
+        try run("start")
+    }
+
+    /// `scripts/stack postgres <arguments>` for this cluster.
+    func run(_ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/scripts/stack")
+        process.arguments = ["postgres"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["REGISTRAR_STACK_DIR"] = directory
+        environment["REGISTRAR_PG_PORT"] = "\(port)"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw IdentityClient.Failure("scripts/stack postgres \(arguments.joined(separator: " ")) failed")
+        }
+    }
+
+    func stop() { try? run("stop", "fast") }
+}
