@@ -55,6 +55,11 @@ public struct Policy: Codable, Sendable, Equatable {
         public var codeLength = 6
         public var validity = PolicyDuration.minutes(5)
         public var maxAttempts = 5
+        /// Not in the contract: SMS one service may send in `globalWindow` (a sliding window), over
+        /// every phone, device and IP — the budget that caps the cost of SMS pumping. Each service
+        /// that sends SMS (identity, deregistration) keeps its own.
+        public var globalSendsPerWindow = 3000
+        public var globalWindow = PolicyDuration.minutes(1)
     }
 
     /// Password rules.
@@ -157,6 +162,10 @@ public struct Policy: Codable, Sendable, Equatable {
         public var deviceWindow = PolicyDuration.days(180)
         public var contactRetention = PolicyDuration.days(30)
         public var schedulerInterval = PolicyDuration.seconds(1)
+        /// Not in the contract: `send_revoke_code` requests per phone (known or not) in
+        /// `revokeCodeWindow`; more are `RATE_LIMITED`.
+        public var revokeCodesPerPhonePerWindow = 5
+        public var revokeCodeWindow = PolicyDuration.hours(1)
     }
 
     /// Message runtime limits.

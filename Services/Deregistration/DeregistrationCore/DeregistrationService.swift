@@ -10,6 +10,8 @@ extension ReplyCode {
     public static let smsCodeInvalid = ReplyCode(rawValue: "SMS_CODE_INVALID")
     public static let smsCodeLocked = ReplyCode(rawValue: "SMS_CODE_LOCKED")
     public static let smsCodeExpired = ReplyCode(rawValue: "SMS_CODE_EXPIRED")
+    /// Not in the contract: too many revoke codes for the phone, or the SMS budget is spent.
+    public static let rateLimited = ReplyCode(rawValue: "RATE_LIMITED")
     /// Not in the contract: the account already has a deregistration in its cool-down.
     public static let deregistrationPending = ReplyCode(rawValue: "DEREGISTRATION_PENDING")
     /// Not in the contract: the account is not known (yet) to the deregistration service.

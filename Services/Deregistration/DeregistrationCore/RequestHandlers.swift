@@ -143,13 +143,29 @@ enum RequestHandlers {
         let phone = command.data.phone
         let now = command.receivedAt
         try validPhone(phone)
-        // The same answer whether or not the phone has a deregistration to revoke.
+        // The same answers whether or not the phone has a deregistration to revoke: requests are
+        // counted per phone (known or not), and an exhausted global budget refuses every phone.
+        let limited = Reply.rejected(.rateLimited, "too many codes requested; try again later")
+        let policy = context.policy.deregistration
+        let phoneHash = PhoneHash.of(phone, key: context.hashKey)
+        try session.query("SELECT pg_advisory_xact_lock(hashtextextended(\("revoke-code:" + phoneHash), 0))")
+        let since = now.addingTimeInterval(-policy.revokeCodeWindow.timeInterval)
+        try session.query("DELETE FROM revoke_code_requests WHERE requested_at <= \(since)")
+        let recent =
+            try session.query("SELECT count(*) AS n FROM revoke_code_requests WHERE phone_hash = \(phoneHash)").first?
+            .decode("n", as: Int.self) ?? 0
+        guard recent < policy.revokeCodesPerPhonePerWindow,
+            try SMSBudget.available(session, service: "deregistration", policy: context.policy.sms, now: now)
+        else { return limited }
+        try session.query(
+            "INSERT INTO revoke_code_requests (phone_hash, requested_at) VALUES (\(phoneHash), \(now))")
         let answer = try Reply.ok(
             ["sent": true], message: "if this number has a deregistration in its cool-down, a code is on its way")
         guard let request = try latestRequest(session, phone: phone, context: context),
             try request.decode("state", as: String.self) == "cooling",
             try request.decode("cooldown_ends_at", as: Date.self) > now
         else { return answer }
+        try SMSBudget.spend(session, now: now)
         let requestID: String = try request.decode("id")
         let code = Sodium.randomDigits(context.policy.sms.codeLength)
         let expires = now.addingTimeInterval(context.policy.sms.validity.timeInterval)

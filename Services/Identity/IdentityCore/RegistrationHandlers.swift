@@ -177,6 +177,11 @@ enum RegistrationHandlers {
         {
             return .rejected(.rateLimited, "too many registrations started; try again later")
         }
+        // Last, so that only a start that sends its SMS spends the global budget.
+        guard try SMSBudget.available(session, service: "identity", policy: policy.sms, now: now) else {
+            return .rejected(.rateLimited, "too many registrations started; try again later")
+        }
+        try SMSBudget.spend(session, now: now)
         if let ticket = data.scanTicket, ticketValid {
             try ScanTickets.use(session, ticket: ticket, now: now)
         }
