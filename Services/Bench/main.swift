@@ -1,4 +1,119 @@
+import Dispatch
 import Foundation
+import Kafka
+import Logging
+import Messaging
+import Platform
+import Postgres
+import Synchronization
 
-/// `registrar-bench`: the load generator of `scripts/bench` (work in progress).
-print("registrar-bench")
+/// `registrar-bench`: the load generator behind `scripts/bench`.
+///
+///     registrar-bench suite [--quick] --out FILE   every workload against the running stack, as JSON
+///     registrar-bench echo                         the Kafka limit's echo: one reply per message, no database
+///     registrar-bench hash [--seconds N]           Argon2id hashes/s at the policy's parameters on all cores
+///     registrar-bench load permissions.check SECS  saturates `permissions.check` (for profiling, after `suite`)
+///
+/// Connection facts come from the environment (`source .stack/env`).
+let arguments = Array(CommandLine.arguments.dropFirst())
+let configuration = RegistrarConfiguration()
+let logger = RegistrarLogging.bootstrap(label: "registrar-bench", level: .warning)
+let topics = Topics(prefix: configuration.topicPrefix)
+let kafka = KafkaConfiguration(
+    brokers: configuration.kafkaBrokers, clientID: "registrar-bench", fetchWaitMaxMs: configuration.fetchWaitMaxMs,
+    sessionTimeoutMs: configuration.sessionTimeoutMs)
+let echoCommands = topics.name("bench.echo.commands")
+let echoReplies = topics.name("bench.echo.replies")
+
+func option(_ name: String) -> String? {
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
+    return arguments[i + 1]
+}
+
+func say(_ text: String) { FileHandle.standardError.write(Data("==> \(text)\n".utf8)) }
+
+/// Hashes per second with one hashing thread per core.
+func hashLimit(seconds: Double, policy: Policy) -> (rate: Double, threads: Int) {
+    let threads = ProcessInfo.processInfo.activeProcessorCount
+    let deadline = Date().addingTimeInterval(seconds)
+    let start = Date()
+    let counts = UnsafeCounts(threads)
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+        var n = 0
+        while Date() < deadline {
+            _ = Sodium.passwordHash(
+                "bench-\(n)", memoryKiB: policy.password.argon2MemoryKiB, iterations: policy.password.argon2Iterations)
+            n += 1
+        }
+        counts.set(t, n)
+    }
+    return (Double(counts.total) / Date().timeIntervalSince(start), threads)
+}
+
+/// Per-thread counters written once each, read after all threads ended.
+final class UnsafeCounts: Sendable {
+    private let values: Mutex<[Int]>
+    init(_ n: Int) { values = Mutex(Array(repeating: 0, count: n)) }
+    func set(_ i: Int, _ v: Int) { values.withLock { $0[i] = v } }
+    var total: Int { values.withLock { $0.reduce(0, +) } }
+}
+
+/// The echo: consumes a batch, produces one reply per message (same key and value), repeats.
+func runEcho() async throws {
+    let consumer = try KafkaConsumer(
+        configuration: kafka, groupID: topics.name("registrar-bench-echo"), topics: [echoCommands], logger: logger)
+    let producer = try KafkaProducer(configuration: kafka, logger: logger)
+    while true {
+        let batch = try await consumer.poll(maxMessages: 500, timeout: .milliseconds(100))
+        if batch.isEmpty { continue }
+        _ = await producer.send(
+            batch.map { KafkaOutgoingMessage(topic: echoReplies, key: $0.key, value: $0.value, headers: $0.headers) })
+        for message in batch { try consumer.storeOffset(of: message) }
+    }
+}
+
+/// Pids of the stack's processes (from its pid files) and of the echo.
+func stackProcesses() -> [String: Int32] {
+    let stack = ProcessInfo.processInfo.environment["REGISTRAR_STACK_DIR"] ?? ".stack"
+    var pids: [String: Int32] = [:]
+    func read(_ path: String) -> Int32? {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").first.flatMap { Int32($0) }
+    }
+    for service in RegistrarService.allCases {
+        pids[service.rawValue] = read("\(stack)/pids/\(service.processName).pid")
+    }
+    pids["tansu"] = read("\(stack)/pids/tansu.pid")
+    pids["postgres"] = read("\(stack)/pg/data/postmaster.pid")
+    return pids
+}
+
+switch arguments.first {
+case "echo":
+    try await runEcho()
+case "hash":
+    let policy = try Policy.load(path: configuration.policyPath)
+    let (rate, threads) = hashLimit(seconds: Double(option("--seconds") ?? "5") ?? 5, policy: policy)
+    print(String(format: "{\"hashes_per_s\": %.2f, \"threads\": %d}", rate, threads))
+case "suite":
+    let quick = arguments.contains("--quick")
+    let out = option("--out") ?? "bench/out/suite.json"
+    try await Suite(quick: quick).run(out: out)
+case "load":
+    let duration = Duration.seconds(Int(arguments.dropFirst(2).first ?? "5") ?? 5)
+    let caller = try Caller(configuration: kafka, repliesTopic: topics.replies, smsTopic: nil, logger: logger)
+    await caller.catchUp()
+    let workloads = Workloads(
+        caller: caller, topics: topics, checkAccounts: 10_000, quotaAccounts: 1, loginAccounts: 1, bindingSessions: 1,
+        deregistrationAccounts: 0)
+    await withTaskGroup(of: Void.self) { group in
+        group.addTask { await caller.sendLoop() }
+        group.addTask { await caller.replyLoop() }
+        let result = await Load(processes: [:], label: "load").saturate(
+            concurrency: 128, duration: duration, operation: workloads.check)
+        print(String(format: "%.1f/s", result.rate))
+        group.cancelAll()
+    }
+default:
+    print("usage: registrar-bench suite [--quick] --out FILE | echo | hash [--seconds N]")
+    exit(2)
+}

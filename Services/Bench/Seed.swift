@@ -1,0 +1,142 @@
+import Foundation
+import Postgres
+
+/// Accounts written straight into the services' own tables and read models (far faster than
+/// registering them through commands). Ids are `bench id(kind, i)`; every statement takes its
+/// values as parameters.
+enum Seed {
+    /// The uuid of the `i`-th seeded row of `kind` (a 4-hex-digit tag).
+    static func id(_ kind: String, _ i: Int) -> String {
+        let hex = String(i, radix: 16)
+        return "00000000-0000-4000-\(kind)-" + String(repeating: "0", count: max(0, 12 - hex.count)) + hex
+    }
+
+    /// SQL for the same uuid (`$kind` and the series variable `i`).
+    private static let sqlID = "('00000000-0000-4000-' || $3::text || '-' || lpad(to_hex(i), 12, '0'))::uuid"
+
+    /// The phone of seeded identity account `i`.
+    static func phone(_ i: Int) -> String { "+86139" + String(format: "%08d", i) }
+
+    /// The fingerprint every seeded identity device has.
+    static let fingerprint: [String: String] = Dictionary(
+        uniqueKeysWithValues: [
+            "cpuSerial", "basebandVersion", "boardId", "imeiHash", "serialHash", "screen", "kernel", "bootloader",
+            "wifiMac", "bluetoothMac", "buildId", "locale", "timezone", "fonts", "gpu", "sensorSet", "storage",
+            "cameraIds", "abi", "vendor", "radio", "hardware",
+        ].map { ($0, "\($0)-bench") })
+
+    /// The session token of seeded session `i` of `service`.
+    static func token(_ service: String, _ i: Int) -> String { "bench-\(service)-\(i)" }
+
+    /// Permissions' read model: accounts `from...to` registered 60 days ago with an ID card
+    /// (stage 3), or, `quota`, 10 days ago with a bank card, 20 active days and 5 logins (stage 2,
+    /// `payment.transfer` consumes a daily quota).
+    static func permissions(_ db: PostgresConnection, _ range: ClosedRange<Int>, quota: Bool = false) async throws {
+        try await run(
+            db, range, kind: quota ? "9000" : "8000",
+            [
+                """
+                INSERT INTO permissions.accounts (account_id, registered_at, tier, tier_expires_at, successful_logins)
+                SELECT \(sqlID), now() - make_interval(days => $4::int), $5::text, now() + interval '300 days', 10
+                FROM generate_series($1::int, $2::int) i ON CONFLICT DO NOTHING
+                """
+            ], extra: [quota ? "10" : "60", quota ? "bank_card" : "id_card"])
+        if quota {
+            try await run(
+                db, range, kind: "9000",
+                [
+                    """
+                    INSERT INTO permissions.active_days (account_id, day)
+                    SELECT \(sqlID), d FROM generate_series($1::int, $2::int) i, generate_series(1, 20) d
+                    ON CONFLICT DO NOTHING
+                    """
+                ])
+        }
+    }
+
+    /// Identity accounts `from...to` with `passwordHash`; devices (bound, with `fingerprint`) only
+    /// for those `devices` contains, since only those sign in.
+    static func identity(
+        _ db: PostgresConnection, _ range: ClosedRange<Int>, devices: ClosedRange<Int>, passwordHash: String
+    ) async throws {
+        let print = "00000000-0000-4000-a000-000000000000"
+        try await db.run { session in
+            try session.query(
+                """
+                INSERT INTO identity.device_prints (id, attribute_count, created_at)
+                VALUES (\(print)::uuid, 22, now()) ON CONFLICT DO NOTHING
+                """)
+        }
+        try await run(
+            db, range, kind: "b000",
+            [
+                """
+                INSERT INTO identity.accounts (id, phone, display_name, password_hash, registration_id, registered_on,
+                                               created_at)
+                SELECT \(sqlID), '+86139' || lpad(i::text, 8, '0'), 'Bench', $4::text,
+                       ('00000000-0000-4000-c000-' || lpad(to_hex(i), 12, '0'))::uuid, $5::uuid, now()
+                FROM generate_series($1::int, $2::int) i ON CONFLICT DO NOTHING
+                """
+            ], extra: [passwordHash, print])
+        let fingerprint = String(decoding: try JSONEncoder().encode(Seed.fingerprint), as: UTF8.self)
+        let clipped = max(devices.lowerBound, range.lowerBound)...min(devices.upperBound, range.upperBound)
+        guard clipped.lowerBound <= clipped.upperBound else { return }
+        try await run(
+            db, clipped, kind: "b000",
+            [
+                """
+                INSERT INTO identity.devices (id, account_id, print_id, fingerprint, platform, model, bound_at)
+                SELECT ('00000000-0000-4000-d000-' || lpad(to_hex(i), 12, '0'))::uuid, \(sqlID), $4::uuid,
+                       $5::jsonb, 'android', 'Bench', now()
+                FROM generate_series($1::int, $2::int) i ON CONFLICT DO NOTHING
+                """
+            ], extra: [print, fingerprint])
+    }
+
+    /// Sessions (token `bench-<service>-i`) for accounts `from...to` in the `sessions` read model of
+    /// `schema`, and, for deregistration, its `accounts` read model.
+    static func sessions(_ db: PostgresConnection, schema: String, _ range: ClosedRange<Int>) async throws {
+        let kind = schema == "binding" ? "e000" : "f000"
+        try await run(
+            db, range, kind: kind,
+            [
+                """
+                INSERT INTO \(schema).sessions (token_hash, account_id, platform, expires_at)
+                SELECT sha256(convert_to($4::text || i, 'UTF8')), \(sqlID), 'android', now() + interval '1 day'
+                FROM generate_series($1::int, $2::int) i ON CONFLICT DO NOTHING
+                """
+            ], extra: ["bench-\(schema)-"])
+        if schema == "deregistration" {
+            try await run(
+                db, range, kind: kind,
+                [
+                    """
+                    INSERT INTO deregistration.accounts (account_id, phone_hash, registered_at)
+                    SELECT \(sqlID), 'bench-' || i, now() - interval '60 days'
+                    FROM generate_series($1::int, $2::int) i ON CONFLICT DO NOTHING
+                    """
+                ])
+        }
+    }
+
+    /// Runs each statement over `range` in chunks of 50,000 rows, one transaction per chunk.
+    /// Binds: $1 from, $2 to, $3 kind, then `extra`.
+    private static func run(
+        _ db: PostgresConnection, _ range: ClosedRange<Int>, kind: String, _ statements: [String],
+        extra: [String] = []
+    ) async throws {
+        var from = range.lowerBound
+        while from <= range.upperBound {
+            let to = min(range.upperBound, from + 49_999)
+            let binds: [String?] = [String(from), String(to), kind] + extra.map { Optional($0) }
+            try await db.transaction { session in
+                for sql in statements {
+                    var query = PostgresQuery(stringLiteral: sql)
+                    query.binds = binds
+                    _ = try session.query(query)
+                }
+            }
+            from = to + 1
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Kafka
+import Messaging
+import Platform
+import Postgres
+
+/// Every measurement that goes through the broker, in one process: hash limit, echo (Kafka
+/// limit), seeding, the workloads, growth. Writes one JSON document.
+struct Suite {
+    let quick: Bool
+
+    /// Seconds per measured phase, and of each warm-up.
+    var phase: Duration { quick ? .seconds(3) : .seconds(10) }
+    var warmup: Duration { quick ? .seconds(1) : .seconds(3) }
+
+    func run(out: String) async throws {
+        var report: [String: Any] = ["quick": quick, "started": CloudEvent.timestamp(Date())]
+        let policy = try Policy.load(path: configuration.policyPath)
+
+        say("hash limit: Argon2id m=\(policy.password.argon2MemoryKiB) KiB t=\(policy.password.argon2Iterations)")
+        let hash = hashLimit(seconds: quick ? 2 : 6, policy: policy)
+        report["hash"] = ["hashes_per_s": hash.rate, "threads": hash.threads]
+        say(String(format: "hash limit: %.1f hashes/s on %d threads", hash.rate, hash.threads))
+
+        // Kafka limit: the echo through the same broker and client settings.
+        try await KafkaAdmin.createTopics(
+            [echoCommands, echoReplies], partitions: Int32(configuration.topicPartitions), replication: 1,
+            configuration: kafka, logger: logger)
+        let echo = Process()
+        echo.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        echo.arguments = ["echo"]
+        try echo.run()
+        defer { echo.terminate() }
+        var processes = stackProcesses()
+        processes["echo"] = echo.processIdentifier
+        processes["bench"] = ProcessInfo.processInfo.processIdentifier
+        let echoCaller = try Caller(configuration: kafka, repliesTopic: echoReplies, smsTopic: nil, logger: logger)
+        var echoResults: [String: Any] = [:]
+        var echoFixed: [String: Any] = [:]
+
+        let seedDB = PostgresConnection(
+            configuration: PostgresConfiguration(url: configuration.databaseURL, applicationName: "registrar-bench"))
+        let sizes = quick ? [10_000] : [10_000, 100_000, 1_000_000]
+        let counts = (
+            check: 10_000, quota: 2_000, login: 10_000, binding: 10_000, deregistration: quick ? 20_000 : 60_000
+        )
+        let passwordHash =
+            Sodium.passwordHash(
+                Workloads.password, memoryKiB: policy.password.argon2MemoryKiB,
+                iterations: policy.password.argon2Iterations) ?? ""
+
+        var seeded: [String: Double] = [:]
+        func timed(_ name: String, _ body: () async throws -> Void) async throws {
+            let start = ContinuousClock.now
+            try await body()
+            seeded[name] = seconds(ContinuousClock.now - start)
+            say(String(format: "seed %@: %.1fs", name, seeded[name]!))
+        }
+        try await timed("permissions 10k") { try await Seed.permissions(seedDB, 1...counts.check) }
+        try await timed("permissions quota 2k") {
+            try await Seed.permissions(seedDB, 1...counts.quota, quota: true)
+        }
+        try await timed("identity 10k") {
+            try await Seed.identity(seedDB, 1...counts.login, devices: 1...counts.login, passwordHash: passwordHash)
+        }
+        try await timed("binding sessions") { try await Seed.sessions(seedDB, schema: "binding", 1...counts.binding) }
+        try await timed("deregistration accounts") {
+            try await Seed.sessions(seedDB, schema: "deregistration", 1...counts.deregistration)
+        }
+
+        let caller = try Caller(
+            configuration: kafka, repliesTopic: topics.replies, smsTopic: topics.sms, logger: logger)
+        say("catching up on earlier replies")
+        await caller.catchUp()
+        await echoCaller.catchUp()
+        let workloads = Workloads(
+            caller: caller, topics: topics, checkAccounts: counts.check, quotaAccounts: counts.quota,
+            loginAccounts: counts.login, bindingSessions: counts.binding,
+            deregistrationAccounts: counts.deregistration)
+
+        var results: [[String: Any]] = []
+        var growth: [[String: Any]] = []
+        let phase = self.phase
+        let warmup = self.warmup
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await echoCaller.sendLoop() }
+            group.addTask { await echoCaller.replyLoop() }
+            group.addTask { await caller.sendLoop() }
+            group.addTask { await caller.replyLoop() }
+            group.addTask { await caller.smsLoop() }
+
+            let echoLoad = Load(processes: processes, label: "echo")
+            let echoOp: Operation = { _ in
+                let id = UUID().uuidString
+                return await echoCaller.call(topic: echoCommands, key: id, value: Array("{\"id\":\"\(id)\"}".utf8))
+                    != nil
+            }
+            _ = await echoLoad.saturate(concurrency: 128, duration: warmup, operation: echoOp)
+            let echoSat = await echoLoad.saturate(concurrency: 128, duration: phase, operation: echoOp)
+            echoResults = echoSat.json
+            say(String(format: "echo: %.0f/s saturated", echoSat.rate))
+
+            /// One workload: warm-up, saturation, then open loop at half the saturation rate.
+            func measure(
+                _ name: String, service: String, concurrency: Int, operation: @escaping Operation,
+                fixed: Bool = true
+            ) async -> LoadResult {
+                let load = Load(processes: processes, label: name)
+                await load.settle()
+                _ = await load.saturate(concurrency: concurrency, duration: warmup, operation: operation)
+                let sat = await load.saturate(concurrency: concurrency, duration: phase, operation: operation)
+                var entry: [String: Any] = ["name": name, "service": service, "saturation": sat.json]
+                if fixed && sat.rate > 0 {
+                    let half = max(1, sat.rate / 2)
+                    let open = await load.fixedRate(half, duration: phase, operation: operation)
+                    entry["fixed"] = open.json
+                    entry["fixed_rate"] = half
+                    say(
+                        String(
+                            format: "%@: %.1f/s saturated; at %.1f/s p50 %.1f ms p99 %.1f ms p99.9 %.1f ms", name,
+                            sat.rate, half, open.p50 / 1000, open.p99 / 1000, open.p999 / 1000))
+                }
+                results.append(entry)
+                return sat
+            }
+
+            let ping = await measure("system.ping", service: "permissions", concurrency: 128, operation: workloads.ping)
+            let check = await measure(
+                "permissions.check", service: "permissions", concurrency: 128, operation: workloads.check)
+            // The echo's 2-hop latency at the same fixed rates.
+            for (name, rate) in [("system.ping", ping.rate / 2), ("permissions.check", check.rate / 2)] where rate > 0 {
+                let open = await echoLoad.fixedRate(rate, duration: phase, operation: echoOp)
+                echoFixed[name] = open.json.merging(["rate": rate]) { a, _ in a }
+                say(String(format: "echo at %.1f/s: p99 %.1f ms", rate, open.p99 / 1000))
+            }
+            _ = await measure(
+                "permissions.check (quota)", service: "permissions", concurrency: 128,
+                operation: workloads.quotaCheck)
+            _ = await measure("binding.link", service: "binding", concurrency: 128, operation: workloads.link)
+            _ = await measure(
+                "deregistration.request", service: "deregistration", concurrency: 128,
+                operation: workloads.deregister, fixed: false)
+            let login = await measure("login", service: "identity", concurrency: 16, operation: workloads.login)
+            let registration = await measure(
+                "registration (full flow)", service: "identity", concurrency: 16, operation: workloads.register)
+            _ = await measure(
+                "mixed 1:5:50:2", service: "all", concurrency: 64, operation: workloads.mixed, fixed: false)
+
+            // Growth: CPU per command at each size, at a fixed rate (half of the saturation above).
+            var seededUpTo = counts.check
+            for size in sizes {
+                if size > seededUpTo {
+                    do {
+                        try await timed("permissions \(size)") { try await Seed.permissions(seedDB, 1...size) }
+                        try await timed("identity \(size)") {
+                            try await Seed.identity(
+                                seedDB, (seededUpTo + 1)...size, devices: 1...counts.login, passwordHash: passwordHash)
+                        }
+                        seededUpTo = size
+                    } catch {
+                        say("seeding \(size) failed: \(error)")
+                        break
+                    }
+                }
+                let grown = Workloads(
+                    caller: caller, topics: topics, checkAccounts: size, quotaAccounts: counts.quota,
+                    loginAccounts: counts.login, bindingSessions: counts.binding, deregistrationAccounts: 0)
+                let checkLoad = Load(processes: processes, label: "growth \(size) check")
+                await checkLoad.settle()
+                let checkRun = await checkLoad.fixedRate(
+                    max(1, check.rate / 2), duration: phase, operation: grown.check)
+                // Logins over the whole table: the phone lookup is what grows.
+                let loginLoad = Load(processes: processes, label: "growth \(size) login")
+                await loginLoad.settle()
+                let loginRun = await loginLoad.fixedRate(max(1, login.rate / 2), duration: phase) { _ in
+                    await grown.loginAccount(Int.random(in: 1...counts.login))
+                }
+                growth.append(["accounts": size, "check": checkRun.json, "login": loginRun.json])
+                say(
+                    String(
+                        format: "growth %d: check %.0f µs CPU/cmd, login %.0f µs CPU/cmd", size,
+                        (checkRun.cpu.milliseconds["permissions"] ?? 0) * 1000 / Double(max(1, checkRun.completed)),
+                        (loginRun.cpu.milliseconds["identity"] ?? 0) * 1000 / Double(max(1, loginRun.completed))))
+            }
+            _ = registration
+            group.cancelAll()
+        }
+        await caller.close()
+        await echoCaller.close()
+
+        report["echo"] = ["saturation": echoResults, "fixed": echoFixed]
+        report["workloads"] = results
+        report["growth"] = growth
+        report["seed_seconds"] = seeded
+        report["timed_out_replies"] = caller.timedOut.load(ordering: .relaxed)
+        report["finished"] = CloudEvent.timestamp(Date())
+        let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: out))
+        say("wrote \(out)")
+    }
+}
