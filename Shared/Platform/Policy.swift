@@ -48,6 +48,9 @@ public struct Policy: Codable, Sendable, Equatable {
         public var scanTicketValidity = PolicyDuration.minutes(2)
         /// Not in the contract: how long an unfinished registration stays open.
         public var flowValidity = PolicyDuration.hours(1)
+        /// Not in the contract: the longest `ip.address` (an IPv6 text form has at most 45
+        /// characters; addresses are indexed); longer is `MALFORMED`.
+        public var maxIPAddressLength = 64
     }
 
     /// SMS one-time codes.
@@ -96,6 +99,9 @@ public struct Policy: Codable, Sendable, Equatable {
     public struct Devices: Codable, Sendable, Equatable {
         public var similarityThreshold = 0.6
         public var minFingerprintAttributes = 20
+        /// Not in the contract: the longest fingerprint attribute value (values are indexed); longer
+        /// is `MALFORMED`.
+        public var maxFingerprintValueLength = 256
         public var maxDevicesPerAccount = 5
         public var maxWrongSecurityAnswers = 3
         public var challengeValidity = PolicyDuration.minutes(10)
@@ -152,6 +158,9 @@ public struct Policy: Codable, Sendable, Equatable {
         public var temporaryValidity = PolicyDuration.hours(24)
         public var migrationTextWindow = PolicyDuration.days(90)
         public var migrationMinFreeBytes: Int64 = 5 * 1024 * 1024 * 1024
+        /// Not in the contract: the longest `externalAccountId` (indexed, unique per provider);
+        /// longer is `MALFORMED`.
+        public var maxExternalAccountIdLength = 256
         public var sweepInterval = PolicyDuration.minutes(1)
     }
 

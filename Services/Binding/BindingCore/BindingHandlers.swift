@@ -65,7 +65,8 @@ enum BindingHandlers {
             let data = command.data
             let account = try authorize(session, command, accountID: data.accountId)
             try refuseFrozen(session, account)
-            guard !data.externalAccountId.isEmpty else {
+            guard !data.externalAccountId.isEmpty, data.externalAccountId.count <= policy.maxExternalAccountIdLength
+            else {
                 throw MalformedMessage.invalid(field: "data.externalAccountId")
             }
             let request = LinkRequest(

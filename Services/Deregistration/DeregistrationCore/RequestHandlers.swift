@@ -47,7 +47,8 @@ enum RequestHandlers {
         guard caller.accountId == data.accountId else {
             return .rejected(.forbidden, "a session can deregister only its own account")
         }
-        guard data.deviceFingerprint.values.filter({ !$0.isEmpty }).count >= policy.devices.minFingerprintAttributes
+        guard data.deviceFingerprint.values.filter({ !$0.isEmpty }).count >= policy.devices.minFingerprintAttributes,
+            data.deviceFingerprint.values.allSatisfy({ $0.count <= policy.devices.maxFingerprintValueLength })
         else {
             throw MalformedMessage.invalid(field: "data.deviceFingerprint")
         }

@@ -133,6 +133,9 @@ enum RegistrationHandlers {
         guard DeviceRules.validateFingerprint(data.device.fingerprint, policy: policy.devices) else {
             throw MalformedMessage.invalid(field: "data.device.fingerprint")
         }
+        guard data.ip.address.count <= policy.registration.maxIPAddressLength else {
+            throw MalformedMessage.invalid(field: "data.ip.address")
+        }
         let ticketValid = try data.scanTicket.map { try ScanTickets.isValid(session, ticket: $0, now: now) } ?? false
         if let refusal = DeviceRules.entryCheck(
             device: data.device, hasValidScanTicket: ticketValid, policy: policy.registration)

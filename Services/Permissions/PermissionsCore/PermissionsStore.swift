@@ -105,7 +105,9 @@ enum PermissionsStore {
 
     /// The caller's role in an enterprise, if a member.
     static func role(_ session: borrowing PostgresSession, enterpriseID: String, accountID: String) throws -> String? {
-        try session.query(
+        // Not an account id at all: no member (as `account` answers for an unknown one).
+        guard UUID(uuidString: accountID) != nil else { return nil }
+        return try session.query(
             """
             SELECT role FROM enterprise_members WHERE enterprise_id = \(enterpriseID) AND account_id = \(accountID)::uuid
             """
