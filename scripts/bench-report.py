@@ -59,6 +59,7 @@ def main():
             "cpu_us_all_services": cpu_us(sat, SERVICES),
             "cpu_us_postgres": cpu_us(sat, ["postgres"]),
             "cpu_us_tansu": cpu_us(sat, ["tansu"]),
+            "cpu_us_by_process": {k: cpu_us(sat, [k]) for k in sorted(sat.get("cpu_ms", {}))},
         }
         if fixed:
             row.update(
@@ -109,6 +110,7 @@ def main():
         p = os.path.join(a.out, name)
         return open(p).read().rstrip("\n").splitlines() if os.path.exists(p) else []
 
+    loadavg_start = readlines("loadavg-start.txt")[0].split()[:3] if readlines("loadavg-start.txt") else []
     cpu = ""
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
@@ -117,7 +119,8 @@ def main():
     report = {
         "quick": a.quick,
         "started": suite["started"],
-        "machine": {"cpus": os.cpu_count(), "cpu": cpu, "kernel": platform.release()},
+        "machine": {"cpus": os.cpu_count(), "cpu": cpu, "kernel": platform.release(), "loadavg_at_start": loadavg_start,
+                    "loadavg_at_end": open("/proc/loadavg").read().split()[:3]},
         "seconds": {"build": a.build_seconds, "stack_up_including_build": a.stack_seconds, "total": a.total_seconds},
         "limits": {
             "kafka_echo_rate": echo_rate,
@@ -130,7 +133,7 @@ def main():
         "growth_goal": growth_goal,
         "seed_seconds": suite.get("seed_seconds", {}),
         "timed_out_replies": suite.get("timed_out_replies", 0),
-        "profile": {"by_process": readlines("profile-comm.txt"), "top_symbols": readlines("profile-sym.txt")},
+        "profile": {"by_binary": readlines("profile-dso.txt"), "permissions_symbols": readlines("profile-sym.txt")},
     }
     with open(a.report_json, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
@@ -163,7 +166,9 @@ def render(r):
     out.append(
         f"Run of {r['started']} ({'--quick' if r['quick'] else 'full'}) on {r['machine']['cpus']} × "
         f"{r['machine']['cpu'] or 'CPU'}; build {fmt(r['seconds']['build'])} s, whole run "
-        f"{fmt(r['seconds']['total'])} s.\n")
+        f"{fmt(r['seconds']['total'])} s. Load average (1/5/15 min) at start "
+        f"{' '.join(r['machine']['loadavg_at_start']) or '–'}, at end {' '.join(r['machine']['loadavg_at_end'])} "
+        f"(the machine is shared: other work competes for the same cores).\n")
     out.append("**Limits measured in the same run**\n")
     out.append("| limit | figure |")
     out.append("|---|---|")
@@ -212,16 +217,24 @@ def render(r):
         out.append("")
     seeds = ", ".join(f"{k} {fmt(v, 1)} s" for k, v in r["seed_seconds"].items())
     out.append(f"Seeding (SQL into the services' tables): {seeds}. Replies that never came: {r['timed_out_replies']}.")
-    if r["profile"]["by_process"]:
+    out.append("")
+    out.append("**CPU per command by process** (µs, saturation phase; `bench` is the load generator, `echo` idles)\n")
+    procs = sorted({k for w in r["workloads"] for k in w["cpu_us_by_process"]})
+    out.append("| workload | " + " | ".join(procs) + " |")
+    out.append("|---|" + "---|" * len(procs))
+    for w in r["workloads"]:
+        out.append(f"| {w['workload']} | " + " | ".join(fmt(w["cpu_us_by_process"].get(p)) for p in procs) + " |")
+    if r["profile"]["by_binary"]:
         out.append("")
-        out.append("**Profile** (`perf record -a -e cpu-clock` while `permissions.check` saturates; share of all samples)\n")
+        out.append("**Profile** (`perf record -e cpu-clock` of the bench stack's processes while `permissions.check` saturates): share of all "
+                   "samples by binary or library\n")
         out.append("```")
-        out.extend(r["profile"]["by_process"][:10])
+        out.extend(line.rstrip() for line in r["profile"]["by_binary"][:15])
         out.append("```")
         out.append("")
-        out.append("Top symbols:\n")
+        out.append("Inside the permissions service process (share of all samples):\n")
         out.append("```")
-        out.extend(line[:150] for line in r["profile"]["top_symbols"][:25])
+        out.extend(line.rstrip()[:140] for line in r["profile"]["permissions_symbols"][:20])
         out.append("```")
     return "\n".join(out)
 

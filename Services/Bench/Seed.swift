@@ -79,10 +79,11 @@ enum Seed {
                 """
             ], extra: [passwordHash, print])
         let fingerprint = String(decoding: try JSONEncoder().encode(Seed.fingerprint), as: UTF8.self)
-        let clipped = max(devices.lowerBound, range.lowerBound)...min(devices.upperBound, range.upperBound)
-        guard clipped.lowerBound <= clipped.upperBound else { return }
+        let low = max(devices.lowerBound, range.lowerBound)
+        let high = min(devices.upperBound, range.upperBound)
+        guard low <= high else { return }
         try await run(
-            db, clipped, kind: "b000",
+            db, low...high, kind: "b000",
             [
                 """
                 INSERT INTO identity.devices (id, account_id, print_id, fingerprint, platform, model, bound_at)

@@ -63,7 +63,9 @@ func runEcho() async throws {
     let consumer = try KafkaConsumer(
         configuration: kafka, groupID: topics.name("registrar-bench-echo"), topics: [echoCommands], logger: logger)
     let producer = try KafkaProducer(configuration: kafka, logger: logger)
-    while true {
+    let parent = getppid()
+    // Started by `suite`: ends with it, even when it did not get to stop the echo.
+    while getppid() == parent {
         let batch = try await consumer.poll(maxMessages: 500, timeout: .milliseconds(100))
         if batch.isEmpty { continue }
         _ = await producer.send(
