@@ -11,8 +11,8 @@ public protocol RegistrarClock: Sendable {
 public struct SystemClock: RegistrarClock {
     /// Creates the system clock.
     public init() {}
-    /// `Date()`.
-    public func now() -> Date { Date() }
+    /// `Date()`, in whole milliseconds.
+    public func now() -> Date { Date().wholeMilliseconds }
 }
 
 /// A clock that runs at real speed from an adjustable offset (tests that move time).
@@ -23,7 +23,7 @@ public final class OffsetClock: RegistrarClock {
     public init(offset: TimeInterval = 0) { self.offset = Mutex(offset) }
 
     /// System time plus the offset.
-    public func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }) }
+    public func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }).wholeMilliseconds }
 
     /// Moves the clock forward.
     public func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
@@ -38,5 +38,14 @@ extension Date {
                 ?? (try? Date.ISO8601FormatStyle().parse(text))
         else { return nil }
         self = date
+    }
+}
+
+extension Date {
+    /// This time cut to whole milliseconds, the precision of the events' timestamps: a time kept in
+    /// PostgreSQL (microseconds) and the same time kept in memory then format alike (a time like
+    /// …30.6455 formatted once from memory and once from the database could differ by 1 ms).
+    public var wholeMilliseconds: Date {
+        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000)
     }
 }

@@ -112,11 +112,13 @@ struct BindingPolicyTests {
             try await Task.sleep(for: .seconds(1))
             let later = try await client.read(topic: "binding.events", timeout: .seconds(3)) { _ in false }
                 .compactMap(\.event)
+            var counts: [Int] = []
             for account in accounts {
                 let expiries = Set(
                     (all + later).filter { $0.type == "binding.authorization_expired" && $0.subject == account }.map(
                         \.id))
                 #expect(expiries.count == 1, "\(account): \(expiries.count) expiry events")
+                counts.append(expiries.count)
             }
             for account in accounts.enumerated().filter({ $0.offset % 2 == 0 }).map(\.element) {
                 let unlinks = Set(
@@ -125,7 +127,15 @@ struct BindingPolicyTests {
                             && $0.data["reason"] == .string("expired")
                     }.map(\.id))
                 #expect(unlinks.count == 1, "\(account): \(unlinks.count) unlink events")
+                counts.append(unlinks.count)
             }
+            ReliabilityReport.record(
+                ReliabilityRow(
+                    test: "authorization expiry sweep killed",
+                    workload: "40 friend_list grants + 20 temporary bindings expiring within ~4 s",
+                    faults: "kill -9 mid-sweep", lost: counts.count(where: { $0 == 0 }),
+                    duplicated: counts.reduce(0) { $0 + max(0, $1 - 1) },
+                    notes: "each expiry event counted by id", passed: counts.allSatisfy { $0 == 1 }))
         }
     }
 

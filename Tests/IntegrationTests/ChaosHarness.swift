@@ -108,7 +108,8 @@ final class ChaosHarness: @unchecked Sendable {
         for _ in 0..<10 {
             payers.append(try await permissions.account(age: 2 * PermissionsClient.day, tier: "bank_card"))
         }
-        let probe = try await permissions.check(payers[0], "payment.transfer", ["amountCNY": .int(1)])
+        // A transfer of 0 CNY: allowed like the workload's, but it uses no quota the oracle would count.
+        let probe = try await permissions.check(payers[0], "payment.transfer", ["amountCNY": .int(0)])
         guard probe.allowed else { throw IdentityClient.Failure("payers are not allowed to pay: \(probe)") }
 
         let binding = BindingClient(client: client)
@@ -274,12 +275,18 @@ final class ChaosHarness: @unchecked Sendable {
         var repeatedReplies = 0
         /// Events published more than once with the same id (allowed: the relay re-sends after a crash).
         var republished = 0
+        /// What each lost or duplicated count stands for (the first few).
+        var findings: [String] = []
+
+        mutating func note(_ finding: String) {
+            if findings.count < 20 { findings.append(finding) }
+        }
 
         var passed: Bool { lost == 0 && duplicated == 0 && unanswered == 0 && refused.isEmpty }
         var description: String {
             "commands \(commands), accepted \(accepted), lost \(lost), duplicated \(duplicated), "
                 + "unanswered \(unanswered), refused \(refused), repeated replies \(repeatedReplies), "
-                + "republished events \(republished)"
+                + "republished events \(republished); findings: \(findings)"
         }
     }
 
@@ -318,13 +325,18 @@ final class ChaosHarness: @unchecked Sendable {
         var acceptedLogins = [String: Int]()
         var lastBindingOp = [String: Kind]()
         var deregistered = Set<String>()
+        var unanswered = [String: Int]()
         for command in commands {
             guard let answer = answers[command.id], let first = answer.first else {
                 verdict.unanswered += 1
+                unanswered[command.kind.rawValue, default: 0] += 1
                 continue
             }
             if answer.count > 1 { verdict.repeatedReplies += 1 }
-            if answer.contains(where: { $0.data != first.data }) { verdict.duplicated += 1 }
+            if answer.contains(where: { $0.data != first.data }) {
+                verdict.duplicated += 1
+                verdict.note("\(command.kind) \(command.id): replies differ: \(answer.map(\.data))")
+            }
             let code = first.data["code"]?.stringValue ?? "?"
             guard code == "OK" else {
                 verdict.refused["\(command.kind.rawValue):\(code)", default: 0] += 1
@@ -341,10 +353,17 @@ final class ChaosHarness: @unchecked Sendable {
             }
             if let type = command.kind.event {
                 let published = Set(caused[command.id, default: []].filter { $0.type == type }.map(\.id)).count
-                if published == 0 { verdict.lost += 1 }
-                if published > 1 { verdict.duplicated += published - 1 }
+                if published == 0 {
+                    verdict.lost += 1
+                    verdict.note("\(command.kind) \(command.id): no \(type)")
+                }
+                if published > 1 {
+                    verdict.duplicated += published - 1
+                    verdict.note("\(command.kind) \(command.id): \(published) \(type) events")
+                }
             }
         }
+        if !unanswered.isEmpty { verdict.note("unanswered by kind: \(unanswered)") }
         // Effects in each service's own tables.
         let used =
             try await pool(.permissions).query(
@@ -352,6 +371,7 @@ final class ChaosHarness: @unchecked Sendable {
             ).first?.decode("n", as: Int.self) ?? 0
         verdict.lost += max(0, allowedPayments - used)
         verdict.duplicated += max(0, used - allowedPayments)
+        if used != allowedPayments { verdict.note("quota used \(used), allowed payments \(allowedPayments)") }
 
         for user in users {
             // One session from the registration, one per accepted login.
@@ -362,6 +382,9 @@ final class ChaosHarness: @unchecked Sendable {
             let expected = 1 + acceptedLogins[user.account, default: 0]
             verdict.lost += max(0, expected - sessions)
             verdict.duplicated += max(0, sessions - expected)
+            if sessions != expected {
+                verdict.note("account \(user.account): \(sessions) sessions, \(expected) expected")
+            }
         }
         for binder in binders {
             let linked =
@@ -370,7 +393,10 @@ final class ChaosHarness: @unchecked Sendable {
                 ).first?.decode("n", as: Int.self) ?? 0
             // Set-up linked every binder; the last accepted operation decides.
             let expected = (lastBindingOp[binder.account] ?? .link) == .link ? 1 : 0
-            if linked != expected { verdict.lost += 1 }
+            if linked != expected {
+                verdict.lost += 1
+                verdict.note("account \(binder.account): \(linked) bindings, \(expected) expected")
+            }
         }
         let requests =
             try await pool(.deregistration).query(
@@ -378,6 +404,9 @@ final class ChaosHarness: @unchecked Sendable {
             ).first?.decode("n", as: Int.self) ?? 0
         verdict.lost += max(0, deregistered.count - requests)
         verdict.duplicated += max(0, requests - deregistered.count)
+        if requests != deregistered.count {
+            verdict.note("\(requests) deregistration requests, \(deregistered.count) accepted")
+        }
         return verdict
     }
 }

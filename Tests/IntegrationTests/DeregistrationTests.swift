@@ -241,16 +241,26 @@ struct DeregistrationTests {
                 Set(read.compactMap { $0.event?.type == "account.deregistered" ? $0.event?.subject : nil }).count
                     >= accounts.count
             }.compactMap(\.event).filter { $0.type == "account.deregistered" }
-            for account in accounts {
-                // At-least-once on the wire (a relay crash may re-send), exactly once as an event id.
-                #expect(Set(events.filter { $0.subject == account }.map(\.id)).count == 1, "\(account)")
-            }
+            // At-least-once on the wire (a relay crash may re-send), exactly once as an event id.
+            let published = accounts.map { account in Set(events.filter { $0.subject == account }.map(\.id)).count }
+            for (account, count) in zip(accounts, published) { #expect(count == 1, "\(account)") }
             let finalized = try await PostgresPool(
                 configuration: PostgresConfiguration(url: instance.databaseURL, searchPath: ["deregistration"])
             ).query(
                 "SELECT account_id::text AS a, count(*) AS n FROM audit WHERE step = 'finalized' GROUP BY account_id")
+            let audits = try finalized.map { try $0.decode("n", as: Int.self) }
             #expect(finalized.count == accounts.count)
-            #expect(finalized.allSatisfy { (try? $0.decode("n", as: Int.self)) == 1 })
+            #expect(audits.allSatisfy { $0 == 1 })
+            ReliabilityReport.record(
+                ReliabilityRow(
+                    test: "cool-down finalizer killed",
+                    workload: "6 deregistrations whose 10 s cool-downs end together",
+                    faults: "kill -9 as the cool-downs end",
+                    lost: published.count(where: { $0 == 0 }) + max(0, accounts.count - finalized.count),
+                    duplicated: published.reduce(0) { $0 + max(0, $1 - 1) } + audits.reduce(0) { $0 + max(0, $1 - 1) },
+                    notes: "account.deregistered counted by event id; one finalized audit row each",
+                    passed: published.allSatisfy { $0 == 1 } && finalized.count == accounts.count
+                        && audits.allSatisfy { $0 == 1 }))
         }
     }
 }

@@ -73,6 +73,26 @@ struct ServiceTopicTests {
         #expect(version.data["code"] == .string("UNSUPPORTED_VERSION"))
     }
 
+    @Test func nonJSONOnEveryCommandTopicLandsOnTheDeadLetterTopic() async throws {
+        let marker = "not json \(UUID())"
+        for service in RegistrarService.allCases {
+            try await client.sendRaw(Array(marker.utf8), topic: service.commandTopic, key: marker)
+        }
+        let letters = try await client.read(topic: "registrar.deadletter", timeout: .seconds(20)) { read in
+            read.filter { $0.message.key == Array(marker.utf8) }.count >= 4
+        }.filter { $0.message.key == Array(marker.utf8) }.compactMap(\.event)
+        #expect(Set(letters.map(\.source)) == Set(RegistrarService.allCases.map(\.source)))
+        #expect(letters.allSatisfy { $0.data["reason"] == .string("not_json") })
+    }
+}
+
+/// Poison messages (issue 8): each dead-lettered once with its reason and offset, and the
+/// partition keeps flowing.
+@Suite(.enabled(if: TestStack.enabled))
+struct PoisonReliabilityTests {
+    let client = TestStack.client
+    let topics = ServiceTopicTests()
+
     @Test func poisonIsDeadLetteredOnceAndThePartitionKeepsFlowing() async throws {
         let key = "poison-\(UUID().uuidString)"
         let valid = #"{"specversion":"1.0","id":"ID","source":"/t","type":"system.ping","data":{}}"#
@@ -107,7 +127,7 @@ struct ServiceTopicTests {
         // reply's own `time` (when the service answered) is the measure: the shared test client reads
         // the whole replies topic of a parallel suite, and its backlog is not the service's latency.
         let sent = Date()
-        let reply = try await ping(.identity, key: key)
+        let reply = try await topics.ping(.identity, key: key)
         #expect(reply.data["code"] == .string("OK"))
         let answered = try #require(Date(rfc3339: reply.time))
         #expect(answered.timeIntervalSince(sent) < 5, "answered \(answered.timeIntervalSince(sent)) s after sending")
@@ -128,17 +148,20 @@ struct ServiceTopicTests {
             #expect(letter.data["originalBytes"] == .int(Int64(bytes.count)))
             #expect(letter.data["truncated"] == .bool(bytes.count > 65_536))
         }
+        let found = poison.map { _, bytes in
+            let original = Data(bytes.prefix(65_536)).base64EncodedString()
+            return letters.count(where: { $0.event?.data["original"]?.stringValue == original })
+        }
+        let delay = answered.timeIntervalSince(sent)
+        ReliabilityReport.record(
+            ReliabilityRow(
+                test: "poison messages",
+                workload:
+                    "7 poison kinds (\(poison.map(\.0).joined(separator: ", "))) then a good command, one partition",
+                faults: "malformed input", lost: found.count(where: { $0 == 0 }),
+                duplicated: found.reduce(0) { $0 + max(0, $1 - 1) }, stalls: delay < 5 ? 0 : 1,
+                notes: String(format: "next command answered %.2f s after sending", delay),
+                passed: found.allSatisfy { $0 == 1 } && delay < 5 && reply.data["code"] == .string("OK")))
     }
 
-    @Test func nonJSONOnEveryCommandTopicLandsOnTheDeadLetterTopic() async throws {
-        let marker = "not json \(UUID())"
-        for service in RegistrarService.allCases {
-            try await client.sendRaw(Array(marker.utf8), topic: service.commandTopic, key: marker)
-        }
-        let letters = try await client.read(topic: "registrar.deadletter", timeout: .seconds(20)) { read in
-            read.filter { $0.message.key == Array(marker.utf8) }.count >= 4
-        }.filter { $0.message.key == Array(marker.utf8) }.compactMap(\.event)
-        #expect(Set(letters.map(\.source)) == Set(RegistrarService.allCases.map(\.source)))
-        #expect(letters.allSatisfy { $0.data["reason"] == .string("not_json") })
-    }
 }

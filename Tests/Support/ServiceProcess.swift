@@ -92,11 +92,14 @@ public final class ServiceProcess: @unchecked Sendable {
     /// Whether `service` runs (false once it exited or was killed).
     public func isRunning(_ service: RegistrarService) -> Bool { processes[service]?.isRunning == true }
 
-    /// Sends `signal` to one of the instance's services and waits until it exited.
-    public func kill(_ service: RegistrarService, signal: Int32 = SIGKILL) {
-        guard let process = processes.removeValue(forKey: service) else { return }
+    /// Sends `signal` to one of the instance's services and waits until it exited; returns whether
+    /// it exited on its own with status 0 (a graceful stop), `nil` if it was not running.
+    @discardableResult
+    public func kill(_ service: RegistrarService, signal: Int32 = SIGKILL) -> Bool? {
+        guard let process = processes.removeValue(forKey: service) else { return nil }
         Foundation.kill(process.processIdentifier, signal)
         process.waitUntilExit()
+        return process.terminationReason == .exit && process.terminationStatus == 0
     }
 
     /// The CPU time (user + system) `service` has used so far, from /proc.
@@ -124,11 +127,10 @@ public final class ServiceProcess: @unchecked Sendable {
         childEnvironment.merge(self.environment) { $1 }
         childEnvironment.merge(extra) { $1 }
         process.environment = childEnvironment
-        if !FileManager.default.fileExists(atPath: logPath) {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
+        // O_APPEND: the instance's services share the log, and each write lands at its end.
+        let descriptor = open(logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard descriptor >= 0 else { throw Missing(what: "a writable log at \(logPath)") }
+        let log = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         process.standardOutput = log
         process.standardError = log
         try process.run()
