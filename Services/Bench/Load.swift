@@ -7,17 +7,25 @@ typealias Operation = @Sendable (Int) async -> Bool
 
 /// What a load phase measured.
 struct LoadResult: Sendable {
+    /// Operations that got the expected answer.
     var completed: Int
+    /// Operations that did not (or timed out).
     var failed: Int
+    /// The measured window.
     var seconds: Double
     /// Latency in µs (from the intended send time in open loop, so queueing counts).
     var p50: Double
+    /// 99th percentile, µs.
     var p99: Double
+    /// 99.9th percentile, µs.
     var p999: Double
+    /// CPU used by each watched process in the window.
     var cpu: CPUUsage
 
+    /// Completed operations per second.
     var rate: Double { seconds > 0 ? Double(completed) / seconds : 0 }
 
+    /// For `suite.json`.
     var json: [String: Any] {
         [
             "completed": completed, "failed": failed, "seconds": seconds, "rate": rate, "p50_us": p50, "p99_us": p99,
@@ -39,6 +47,7 @@ final class Recorder: Sendable {
     /// A fresh operation index.
     func nextIndex() -> Int { next.add(1, ordering: .relaxed).newValue }
 
+    /// Records one outcome and, when it succeeded, its latency since `start`.
     func record(_ ok: Bool, since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         let micros = UInt64(
@@ -53,8 +62,10 @@ final class Recorder: Sendable {
         }
     }
 
+    /// Outcomes so far.
     var counts: (completed: Int, failed: Int) { state.withLock { ($0.completed, $0.failed) } }
 
+    /// The phase's figures.
     func result(seconds: Double, cpu: CPUUsage) -> LoadResult {
         state.withLock { s in
             LoadResult(
@@ -67,7 +78,9 @@ final class Recorder: Sendable {
 
 /// Drives operations and prints a progress line while it runs.
 struct Load {
+    /// Processes whose CPU is measured, by name.
     let processes: [String: Int32]
+    /// Shown on the progress line.
     let label: String
 
     /// Closed loop: `concurrency` workers, each starting its next operation when the last one
@@ -172,10 +185,13 @@ func seconds(_ d: Duration) -> Double {
 /// CPU time (user + system) of named processes, from `/proc/<pid>/stat`; a `postgres` entry counts
 /// the postmaster and all its children (the backends).
 struct CPUUsage: Sendable {
+    /// utime + stime per process, in clock ticks.
     var ticks: [String: Int]
 
+    /// `sysconf(_SC_CLK_TCK)`.
     static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
+    /// The processes' CPU time now.
     static func sample(_ processes: [String: Int32]) -> CPUUsage {
         var ticks: [String: Int] = [:]
         for (name, pid) in processes {
@@ -184,10 +200,12 @@ struct CPUUsage: Sendable {
         return CPUUsage(ticks: ticks)
     }
 
+    /// The CPU time between `other` and this sample.
     func minus(_ other: CPUUsage) -> CPUUsage {
         CPUUsage(ticks: ticks.reduce(into: [:]) { $0[$1.key] = $1.value - (other.ticks[$1.key] ?? 0) })
     }
 
+    /// Per process, in ms.
     var milliseconds: [String: Double] { ticks.mapValues { Double($0) * 1000 / Self.ticksPerSecond } }
 
     /// utime + stime and the parent pid.

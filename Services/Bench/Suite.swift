@@ -7,12 +7,14 @@ import Postgres
 /// Every measurement that goes through the broker, in one process: hash limit, echo (Kafka
 /// limit), seeding, the workloads, growth. Writes one JSON document.
 struct Suite {
+    /// Short phases and growth at 10k only.
     let quick: Bool
 
     /// Seconds per measured phase, and of each warm-up.
     var phase: Duration { quick ? .seconds(3) : .seconds(10) }
     var warmup: Duration { quick ? .seconds(1) : .seconds(3) }
 
+    /// Runs everything and writes the JSON document to `out`.
     func run(out: String) async throws {
         var report: [String: Any] = ["quick": quick, "started": CloudEvent.timestamp(Date())]
         let policy = try Policy.load(path: configuration.policyPath)

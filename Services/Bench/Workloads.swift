@@ -5,7 +5,9 @@ import Synchronization
 
 /// The commands and flows `scripts/bench` measures, over seeded accounts.
 final class Workloads: Sendable {
+    /// Sends the commands.
     let caller: Caller
+    /// The stack's topics.
     let topics: Topics
     /// Seeded counts (see `Seed`).
     let checkAccounts: Int
@@ -19,6 +21,7 @@ final class Workloads: Sendable {
     let phoneBase = Int.random(in: 0..<50_000_000)
     let registrations = Atomic<Int>(0)
 
+    /// Workloads over the given numbers of seeded accounts.
     init(
         caller: Caller, topics: Topics, checkAccounts: Int, quotaAccounts: Int, loginAccounts: Int,
         bindingSessions: Int, deregistrationAccounts: Int
@@ -32,12 +35,15 @@ final class Workloads: Sendable {
         self.deregistrationAccounts = deregistrationAccounts
     }
 
+    /// The reply says `status: ok`.
     static func ok(_ reply: CloudEvent?) -> Bool { reply?.data["status"]?.stringValue == "ok" }
 
+    /// `system.ping` to the permissions service.
     func ping(_: Int) async -> Bool {
         Self.ok(await caller.command("system.ping", [:], topic: topics.commands(.permissions)))
     }
 
+    /// `permissions.check` of `chat.internal` for a random seeded account (a read).
     func check(_: Int) async -> Bool {
         let account = Seed.id("8000", Int.random(in: 1...checkAccounts))
         let reply = await caller.command(
@@ -60,6 +66,7 @@ final class Workloads: Sendable {
         return reply?.data["result"]?["allowed"] == .bool(true)
     }
 
+    /// `binding.link` of a new external account (replaces the account's feishu binding).
     func link(_: Int) async -> Bool {
         let i = Int.random(in: 1...bindingSessions)
         let account = Seed.id("e000", i)
@@ -74,6 +81,7 @@ final class Workloads: Sendable {
         return Self.ok(reply)
     }
 
+    /// `deregistration.request`, one per seeded account.
     func deregister(_: Int) async -> Bool {
         let i = nextDeregistration.add(1, ordering: .relaxed).newValue
         guard i <= deregistrationAccounts else { return false }
@@ -86,8 +94,10 @@ final class Workloads: Sendable {
         return Self.ok(reply)
     }
 
+    /// `login` of a random seeded account on its bound device.
     func login(_: Int) async -> Bool { await loginAccount(Int.random(in: 1...loginAccounts)) }
 
+    /// `login` of seeded account `i`.
     func loginAccount(_ i: Int) async -> Bool {
         let phone = Seed.phone(i)
         let reply = await caller.command(
@@ -145,8 +155,10 @@ final class Workloads: Sendable {
         }
     }
 
+    /// The password of every seeded and registered account.
     static let password = "Sunflower-42-bench"
 
+    /// An Android 12 device with `fingerprint`.
     static func device(_ fingerprint: [String: String]) -> JSONValue {
         .object([
             "platform": .string("android"), "osVersion": .string("12"), "model": .string("Bench"),

@@ -16,20 +16,28 @@ import Synchronization
 ///
 /// Connection facts come from the environment (`source .stack/env`).
 let arguments = Array(CommandLine.arguments.dropFirst())
+/// Connection facts and policy path, from the environment.
 let configuration = RegistrarConfiguration()
+/// Warnings only: the progress line is the output.
 let logger = RegistrarLogging.bootstrap(label: "registrar-bench", level: .warning)
+/// The stack's topic names.
 let topics = Topics(prefix: configuration.topicPrefix)
+/// The services' client settings (`ServiceRuntime`), so the echo and the driver match them.
 let kafka = KafkaConfiguration(
     brokers: configuration.kafkaBrokers, clientID: "registrar-bench", fetchWaitMaxMs: configuration.fetchWaitMaxMs,
     sessionTimeoutMs: configuration.sessionTimeoutMs)
+/// The echo's input topic.
 let echoCommands = topics.name("bench.echo.commands")
+/// The echo's output topic.
 let echoReplies = topics.name("bench.echo.replies")
 
+/// The value after `name` on the command line.
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     return arguments[i + 1]
 }
 
+/// A `==>` line on standard error.
 func say(_ text: String) { FileHandle.standardError.write(Data("==> \(text)\n".utf8)) }
 
 /// Hashes per second with one hashing thread per core.
@@ -53,8 +61,11 @@ func hashLimit(seconds: Double, policy: Policy) -> (rate: Double, threads: Int) 
 /// Per-thread counters written once each, read after all threads ended.
 final class UnsafeCounts: Sendable {
     private let values: Mutex<[Int]>
+    /// `n` counters at zero.
     init(_ n: Int) { values = Mutex(Array(repeating: 0, count: n)) }
+    /// Sets counter `i`.
     func set(_ i: Int, _ v: Int) { values.withLock { $0[i] = v } }
+    /// The sum.
     var total: Int { values.withLock { $0.reduce(0, +) } }
 }
 
