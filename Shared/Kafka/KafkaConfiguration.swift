@@ -12,6 +12,11 @@ public struct KafkaConfiguration: Sendable {
     public var fetchWaitMaxMs: Int
     /// `session.timeout.ms`. Default: 45000. A group joins in about half of it on Tansu; tests use 6000.
     public var sessionTimeoutMs: Int
+    /// `max.poll.interval.ms`, also the rebalance timeout a group waits for its members to rejoin.
+    /// Default: 600000, so a handler waiting out a PostgreSQL outage is not evicted. Tansu waits that
+    /// long for a member that died in the middle of joining, stalling the group: the local stack and
+    /// the tests use 20000.
+    public var maxPollIntervalMs: Int
     /// `linger.ms` for producers. Default: 1.
     public var lingerMs: Int
     /// Extra librdkafka properties, applied last (they win).
@@ -20,12 +25,14 @@ public struct KafkaConfiguration: Sendable {
     /// Creates a configuration.
     public init(
         brokers: String = "127.0.0.1:19092", clientID: String = "registrar", fetchWaitMaxMs: Int = 500,
-        sessionTimeoutMs: Int = 45000, lingerMs: Int = 1, extra: [String: String] = [:]
+        sessionTimeoutMs: Int = 45000, maxPollIntervalMs: Int = 600_000, lingerMs: Int = 1,
+        extra: [String: String] = [:]
     ) {
         self.brokers = brokers
         self.clientID = clientID
         self.fetchWaitMaxMs = fetchWaitMaxMs
         self.sessionTimeoutMs = sessionTimeoutMs
+        self.maxPollIntervalMs = maxPollIntervalMs
         self.lingerMs = lingerMs
         self.extra = extra
     }
@@ -62,7 +69,7 @@ public struct KafkaConfiguration: Sendable {
             "session.timeout.ms": String(sessionTimeoutMs),
             "heartbeat.interval.ms": String(max(100, sessionTimeoutMs / 3)),
             // A handler waiting out a PostgreSQL outage must not be evicted from the group too early.
-            "max.poll.interval.ms": "600000",
+            "max.poll.interval.ms": String(max(maxPollIntervalMs, sessionTimeoutMs)),
             "socket.keepalive.enable": "true",
         ]
         p.merge(extra) { _, new in new }

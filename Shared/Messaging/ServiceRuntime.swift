@@ -29,7 +29,8 @@ public enum ServiceRuntime {
             poolSize: configuration.databasePoolSize)
         let kafka = KafkaConfiguration(
             brokers: configuration.kafkaBrokers, clientID: service.processName,
-            fetchWaitMaxMs: configuration.fetchWaitMaxMs, sessionTimeoutMs: configuration.sessionTimeoutMs)
+            fetchWaitMaxMs: configuration.fetchWaitMaxMs, sessionTimeoutMs: configuration.sessionTimeoutMs,
+            maxPollIntervalMs: configuration.maxPollIntervalMs)
 
         let pool = PostgresPool(configuration: postgres)
         let decoder = MessageDecoder(maxBytes: policy.runtime.maxMessageBytes, maxDepth: policy.runtime.maxJSONDepth)

@@ -15,6 +15,8 @@ public struct RegistrarConfiguration: Sendable {
     public var fetchWaitMaxMs: Int
     /// `REGISTRAR_KAFKA_SESSION_TIMEOUT_MS`. Default: 45000 (tests use 6000).
     public var sessionTimeoutMs: Int
+    /// `REGISTRAR_KAFKA_MAX_POLL_INTERVAL_MS`. Default: 600000 (the local stack and tests use 20000).
+    public var maxPollIntervalMs: Int
     /// `REGISTRAR_TOPIC_PARTITIONS`, used when creating topics. Default: 3.
     public var topicPartitions: Int
     /// `REGISTRAR_TOPIC_REPLICATION`, used when creating topics. Default: 1.
@@ -40,6 +42,7 @@ public struct RegistrarConfiguration: Sendable {
         policyPath = environment["REGISTRAR_POLICY"].flatMap { $0.isEmpty ? nil : $0 }
         fetchWaitMaxMs = int("REGISTRAR_KAFKA_FETCH_WAIT_MS", 500)
         sessionTimeoutMs = int("REGISTRAR_KAFKA_SESSION_TIMEOUT_MS", 45_000)
+        maxPollIntervalMs = int("REGISTRAR_KAFKA_MAX_POLL_INTERVAL_MS", 600_000)
         topicPartitions = int("REGISTRAR_TOPIC_PARTITIONS", 3)
         topicReplication = int("REGISTRAR_TOPIC_REPLICATION", 1)
         migrationsPath = environment["REGISTRAR_MIGRATIONS"] ?? "deploy/migrations"

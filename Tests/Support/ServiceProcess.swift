@@ -123,6 +123,7 @@ public final class ServiceProcess: @unchecked Sendable {
         childEnvironment["REGISTRAR_DATABASE_URL"] = databaseURL
         childEnvironment["REGISTRAR_KAFKA_FETCH_WAIT_MS"] = "10"
         childEnvironment["REGISTRAR_KAFKA_SESSION_TIMEOUT_MS"] = "6000"
+        childEnvironment["REGISTRAR_KAFKA_MAX_POLL_INTERVAL_MS"] = "20000"
         if let policyPath { childEnvironment["REGISTRAR_POLICY"] = policyPath }
         childEnvironment.merge(self.environment) { $1 }
         childEnvironment.merge(extra) { $1 }
