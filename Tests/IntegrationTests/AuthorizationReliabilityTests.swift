@@ -162,13 +162,7 @@ struct AuthorizationReliabilityTests {
         let member = try await identity.register()
         let outsider = try await identity.register()
         for account in [admin, otherAdmin, member, outsider] { try await permissions.known(account.accountId) }
-        let operatorToken = Self.forged()
-        try await permissions.publish(
-            .identity, "operator.added", accountId: "ops",
-            data: [
-                "operatorId": .string("op-\(UUID().uuidString.prefix(6))"),
-                "tokenHash": .string(SessionDirectory.tokenHash(operatorToken).hexString),
-            ])
+        let operatorToken = try await permissions.addOperator()
 
         // Operator commands: enterprise.create and review.decide.
         let enterprise = "ent-\(UUID().uuidString.prefix(8))"

@@ -86,7 +86,7 @@ struct CrashReliabilityTests {
                     service, environment: ["REGISTRAR_CRASH_AT": "\(point):\(Int.random(in: range))"])
             }
             for service in Self.services {
-                harness.instance.kill(service, signal: SIGTERM)
+                harness.instance.kill(service, signal: SIGKILL)
                 try arm(service)
             }
             var crashes = 0
@@ -101,9 +101,12 @@ struct CrashReliabilityTests {
                 }
             }
             let rate = try await sending.value
+            // Replace the armed processes with unarmed ones. SIGKILL, not SIGTERM: a process just
+            // restarted may still be joining its group, and Tansu stalls a group whose member
+            // leaves in the middle of a join (its LeaveGroup times out; seen for minutes).
             for service in Self.services {
                 if !harness.instance.isRunning(service) { crashes += 1 }
-                harness.instance.kill(service, signal: SIGTERM)
+                harness.instance.kill(service, signal: SIGKILL)
                 try harness.instance.start(service)
             }
             let verdict = try await harness.verdict()

@@ -59,13 +59,7 @@ struct DeregistrationTests {
             let device = IdentityClient.device(fingerprint: fingerprint)
             let account = try await identity.register(phone: phone, device: device)
             let admin = try await identity.register()
-            let operatorToken = SessionDirectoryTests.newToken()
-            try await permissions.publish(
-                .identity, "operator.added", accountId: "ops",
-                data: [
-                    "operatorId": .string("op"),
-                    "tokenHash": .string(SessionDirectory.tokenHash(operatorToken).hexString),
-                ])
+            let operatorToken = try await permissions.addOperator()
             let enterprise = "ent-\(UUID().uuidString.prefix(6))"
             try await TestStack.eventually("enterprise created") {
                 try await permissions.send(

@@ -29,13 +29,7 @@ struct EnterpriseTests {
     @Test func adminsRunTheirEnterpriseAndOverridesApply() async throws {
         let admin = try await identity.register()
         try await permissions.known(admin.accountId)
-        let operatorToken = SessionDirectoryTests.newToken()
-        try await permissions.publish(
-            .identity, "operator.added", accountId: "ops",
-            data: [
-                "operatorId": .string("op-\(UUID().uuidString.prefix(6))"),
-                "tokenHash": .string(SessionDirectory.tokenHash(operatorToken).hexString),
-            ])
+        let operatorToken = try await permissions.addOperator()
         let enterprise = "ent-\(UUID().uuidString.prefix(8))"
         let create: [String: JSONValue] = [
             "enterpriseId": .string(enterprise), "name": .string("Acme"), "adminAccountId": .string(admin.accountId),
@@ -126,9 +120,4 @@ extension Sequence {
         for element in self { result.append(try await transform(element)) }
         return result
     }
-}
-
-extension SessionDirectoryTests {
-    /// A random token like identity's.
-    static func newToken() -> String { Sodium.randomBytes(32).hexString }
 }

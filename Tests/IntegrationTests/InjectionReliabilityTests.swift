@@ -88,13 +88,7 @@ struct InjectionReliabilityTests {
         try await permissions.known(owner.accountId)
         let registrationId = try #require(
             try await identity.start(phone: IdentityClient.phone()).string("registrationId"))
-        let operatorToken = Sodium.randomBytes(32).hexString
-        try await permissions.publish(
-            .identity, "operator.added", accountId: "ops",
-            data: [
-                "operatorId": .string("op-\(UUID().uuidString.prefix(6))"),
-                "tokenHash": .string(SessionDirectory.tokenHash(operatorToken).hexString),
-            ])
+        let operatorToken = try await permissions.addOperator()
         let enterprise = "ent-\(UUID().uuidString.prefix(8))"
         try await TestStack.eventually("the template enterprise exists") {
             try await permissions.send(

@@ -1,5 +1,6 @@
 import Foundation
 import Messaging
+import Platform
 import Postgres
 import TestSupport
 
@@ -47,6 +48,19 @@ struct PermissionsClient {
         let event = CloudEvent(
             source: service.source, type: type, time: time, subject: accountId, data: .object(payload))
         try await client.sendRaw(event.encoded(), topic: service.eventTopic, key: accountId)
+    }
+
+    /// A new operator, announced as identity would (`operator.added`, token hash only); returns its
+    /// operator token.
+    func addOperator() async throws -> String {
+        let token = Sodium.randomBytes(32).hexString
+        try await publish(
+            .identity, "operator.added", accountId: "ops",
+            data: [
+                "operatorId": .string("op-\(UUID().uuidString.prefix(6))"),
+                "tokenHash": .string(SessionDirectory.tokenHash(token).hexString),
+            ])
+        return token
     }
 
     /// A new account registered `age` seconds ago, known to permissions once this returns.
