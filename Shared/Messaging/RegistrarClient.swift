@@ -73,11 +73,13 @@ public final class RegistrarClient: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let reply = received.withLock({ $0[id] }) { return reply }
-            if let message = try await replies.poll(timeout: .milliseconds(50)),
-                let event = try? JSONDecoder().decode(CloudEvent.self, from: Data(message.value)),
-                let target = event.inreplyto
-            {
-                received.withLock { $0[target] = $0[target] ?? event }
+            let events = try await replies.poll(maxMessages: Self.batch, timeout: .milliseconds(50)).compactMap {
+                try? JSONDecoder().decode(CloudEvent.self, from: Data($0.value))
+            }
+            received.withLock { received in
+                for event in events {
+                    if let target = event.inreplyto { received[target] = received[target] ?? event }
+                }
             }
         }
         throw Timeout(commandID: id)
@@ -100,11 +102,10 @@ public final class RegistrarClient: Sendable {
         while true {
             if let found = events.withLock({ $0[topic, default: []].first(where: predicate) }) { return found }
             guard ContinuousClock.now < deadline else { throw Timeout(commandID: "event on \(topic)") }
-            if let message = try await reader.poll(timeout: .milliseconds(50)),
-                let event = try? JSONDecoder().decode(CloudEvent.self, from: Data(message.value))
-            {
-                events.withLock { $0[topic, default: []].append(event) }
+            let read = try await reader.poll(maxMessages: Self.batch, timeout: .milliseconds(50)).compactMap {
+                try? JSONDecoder().decode(CloudEvent.self, from: Data($0.value))
             }
+            if !read.isEmpty { events.withLock { $0[topic, default: []].append(contentsOf: read) } }
         }
     }
 
@@ -123,13 +124,17 @@ public final class RegistrarClient: Sendable {
         var found: [ReadEvent] = []
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline && !done(found) {
-            guard let message = try await reader.poll(timeout: .milliseconds(50)) else { continue }
-            let event = try? JSONDecoder().decode(CloudEvent.self, from: Data(message.value))
-            found.append(ReadEvent(message: message, event: event))
+            for message in try await reader.poll(maxMessages: Self.batch, timeout: .milliseconds(50)) {
+                let event = try? JSONDecoder().decode(CloudEvent.self, from: Data(message.value))
+                found.append(ReadEvent(message: message, event: event))
+            }
         }
         await reader.close()
         return found
     }
+
+    /// Messages taken per poll: whatever is already fetched, up to this many, in one hop.
+    static let batch = 500
 
     /// A message read from a topic and, when it is one, its CloudEvent.
     public struct ReadEvent: Sendable {
