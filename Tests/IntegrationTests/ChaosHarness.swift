@@ -167,12 +167,14 @@ final class ChaosHarness: @unchecked Sendable {
     // MARK: workload
 
     /// Sends `count` commands of the mix at `rate` per second (open loop: a slow service does not
-    /// slow the stream), returning the rate achieved.
+    /// slow the stream), returning the rate achieved: commands handed to the producer per second
+    /// (every one is confirmed by the broker before this returns).
     func send(count: Int, rate: Double) async throws -> Double {
         var nextOp = [String: Kind]()
         var loginCount = 0
         var leaverIndex = 0
         let start = ContinuousClock.now
+        var last = start
         try await withThrowingTaskGroup(of: Void.self) { group in
             for tick in 0..<count {
                 let due = start + .milliseconds(Int(Double(tick) * 1000 / rate))
@@ -187,10 +189,11 @@ final class ChaosHarness: @unchecked Sendable {
                 sent.withLock { $0.append(Sent(id: id, kind: kind, account: account)) }
                 let client = self.client
                 group.addTask { try await client.sendRaw(bytes, topic: topic, key: key) }
+                last = .now
             }
             try await group.waitForAll()
         }
-        let elapsed = ContinuousClock.now - start
+        let elapsed = last - start
         return Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 

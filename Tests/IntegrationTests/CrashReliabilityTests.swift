@@ -9,7 +9,8 @@ import Testing
 @Suite(.enabled(if: TestStack.enabled), .serialized)
 struct CrashReliabilityTests {
     static let services: [RegistrarService] = [.identity, .permissions, .binding, .deregistration]
-    static let rate = 105.0
+    /// The offered load: above the 100 commands/s the issue asks for, so a busy machine still meets it.
+    static let rate = 110.0
 
     @Test func killNineOfEachServiceTenTimesUnderLoad() async throws {
         try await ChaosHarness.run { harness in
