@@ -11,16 +11,9 @@ import Testing
 struct ServiceTopicTests {
     let client = TestStack.client
 
-    func ping(_ service: RegistrarService, id: String = UUID().uuidString.lowercased(), key: String? = nil) async throws
-        -> CloudEvent
-    {
-        let envelope = RegistrarClient.command(type: "system.ping", data: .emptyObject, id: id)
-        if let key {
-            try await client.sendRaw(
-                Array(try JSONEncoder().encode(JSONValue.object(envelope))), topic: service.commandTopic, key: key)
-            return try await client.reply(to: id, timeout: .seconds(30))
-        }
-        return try await client.request(envelope, topic: service.commandTopic)
+    func ping(_ service: RegistrarService, id: String = UUID().uuidString.lowercased()) async throws -> CloudEvent {
+        try await client.request(
+            RegistrarClient.command(type: "system.ping", data: .emptyObject, id: id), topic: service.commandTopic)
     }
 
     @Test(arguments: RegistrarService.allCases)

@@ -38,6 +38,11 @@ struct ShutdownTests {
         #expect(
             try await pool.query("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").first?.decode(
                 "n", as: Int.self) == 0)
+        // The restarted process is up (it answers) before it is stopped: a SIGTERM before its
+        // signal handler is installed would simply kill it.
+        _ = try await client.request(
+            RegistrarClient.command(type: "system.ping", data: .emptyObject), topic: "permissions.commands",
+            timeout: .seconds(40))
         let again = try #require(await instance.stop(signal: SIGTERM))
         #expect(again.status == 0)
     }
