@@ -146,7 +146,7 @@ final class ChaosHarness: @unchecked Sendable {
                 ])
             leavers.append((account, token))
         }
-        let deregistration = pool(.deregistration)
+        let deregistration = instance.pool(.deregistration)
         let last = leavers[leavers.count - 1]
         let lastHash = SessionDirectory.tokenHash(last.token).hexString
         try await TestStack.eventually("deregistration knows the last account and its session", timeout: .seconds(60)) {
@@ -157,11 +157,6 @@ final class ChaosHarness: @unchecked Sendable {
                 """
             ).count == 1
         }
-    }
-
-    /// A pool on the instance's database in `service`'s schema.
-    func pool(_ service: RegistrarService) -> PostgresPool {
-        PostgresPool(configuration: PostgresConfiguration(url: instance.databaseURL, searchPath: [service.schema]))
     }
 
     // MARK: workload
@@ -369,7 +364,7 @@ final class ChaosHarness: @unchecked Sendable {
         if !unanswered.isEmpty { verdict.note("unanswered by kind: \(unanswered)") }
         // Effects in each service's own tables.
         let used =
-            try await pool(.permissions).query(
+            try await instance.pool(.permissions).query(
                 "SELECT COALESCE(sum(used), 0)::bigint AS n FROM quota_usage WHERE account_id = ANY(\(payers)::uuid[])"
             ).first?.decode("n", as: Int.self) ?? 0
         verdict.lost += max(0, allowedPayments - used)
@@ -379,7 +374,7 @@ final class ChaosHarness: @unchecked Sendable {
         for user in users {
             // One session from the registration, one per accepted login.
             let sessions =
-                try await pool(.identity).query(
+                try await instance.pool(.identity).query(
                     "SELECT count(*)::bigint AS n FROM sessions WHERE account_id = \(user.account)::uuid"
                 ).first?.decode("n", as: Int.self) ?? 0
             let expected = 1 + acceptedLogins[user.account, default: 0]
@@ -391,7 +386,7 @@ final class ChaosHarness: @unchecked Sendable {
         }
         for binder in binders {
             let linked =
-                try await pool(.binding).query(
+                try await instance.pool(.binding).query(
                     "SELECT count(*)::bigint AS n FROM bindings WHERE account_id = \(binder.account)::uuid"
                 ).first?.decode("n", as: Int.self) ?? 0
             // Set-up linked every binder; the last accepted operation decides.
@@ -402,7 +397,7 @@ final class ChaosHarness: @unchecked Sendable {
             }
         }
         let requests =
-            try await pool(.deregistration).query(
+            try await instance.pool(.deregistration).query(
                 "SELECT count(*)::bigint AS n FROM requests WHERE account_id = ANY(\(Array(deregistered))::uuid[])"
             ).first?.decode("n", as: Int.self) ?? 0
         verdict.lost += max(0, deregistered.count - requests)

@@ -111,8 +111,7 @@ struct ConcurrencyReliabilityTests {
                 }
                 return try await group.reduce(into: [String?]()) { $0.append($1) }
             }
-            let pool = PostgresPool(
-                configuration: PostgresConfiguration(url: instance.databaseURL, searchPath: ["identity"]))
+            let pool = instance.pool(.identity)
             let perPrint = try await pool.query(
                 """
                 SELECT coalesce(max(n), 0)::int AS n, count(*)::int AS prints FROM (SELECT count(*) AS n FROM accounts

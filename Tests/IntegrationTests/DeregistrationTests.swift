@@ -49,9 +49,6 @@ struct DeregistrationTests {
             instance, client in
             let identity = IdentityClient(client: client)
             let permissions = PermissionsClient(client: client)
-            let db = { (schema: String) in
-                PostgresPool(configuration: PostgresConfiguration(url: instance.databaseURL, searchPath: [schema]))
-            }
 
             // An account that is a member of an enterprise run by another.
             let phone = IdentityClient.phone()
@@ -138,7 +135,7 @@ struct DeregistrationTests {
             #expect(late.code == "COOLDOWN_OVER")
 
             // Personal data goes at once (identity), contacts stay for their retention, then go.
-            let identityDB = db("identity")
+            let identityDB = instance.pool(.identity)
             try await TestStack.eventually("identity purged") {
                 try await identityDB.query(
                     "SELECT count(*) AS n FROM devices WHERE account_id = \(account.accountId)::uuid"
@@ -155,7 +152,7 @@ struct DeregistrationTests {
                     "SELECT count(*) AS n FROM sessions WHERE account_id = \(account.accountId)::uuid"
                 )
                 .first?.decode("n", as: Int.self) == 0)
-            let permissionsDB = db("permissions")
+            let permissionsDB = instance.pool(.permissions)
             let members = {
                 try await permissionsDB.query(
                     "SELECT count(*) AS n FROM enterprise_members WHERE account_id = \(account.accountId)::uuid"
@@ -183,7 +180,7 @@ struct DeregistrationTests {
             try await TestStack.eventually("phone free again") { try await identity.start(phone: phone).code == "OK" }
 
             // Every step is audited, without personal data.
-            let audit = try await db("deregistration").query(
+            let audit = try await instance.pool(.deregistration).query(
                 "SELECT step, detail::text AS detail FROM audit WHERE account_id = \(account.accountId)::uuid ORDER BY id"
             )
             let steps: [String] = try audit.map { try $0.decode("step") }
@@ -238,9 +235,7 @@ struct DeregistrationTests {
             // At-least-once on the wire (a relay crash may re-send), exactly once as an event id.
             let published = accounts.map { account in Set(events.filter { $0.subject == account }.map(\.id)).count }
             for (account, count) in zip(accounts, published) { #expect(count == 1, "\(account)") }
-            let finalized = try await PostgresPool(
-                configuration: PostgresConfiguration(url: instance.databaseURL, searchPath: ["deregistration"])
-            ).query(
+            let finalized = try await instance.pool(.deregistration).query(
                 "SELECT account_id::text AS a, count(*) AS n FROM audit WHERE step = 'finalized' GROUP BY account_id")
             let audits = try finalized.map { try $0.decode("n", as: Int.self) }
             #expect(finalized.count == accounts.count)

@@ -51,9 +51,7 @@ struct SecretsReliabilityTests {
             #expect(revoked.code == "OK")
 
             // Wait until every outbox is sent (SMS and sealed replies are blanked once confirmed).
-            let pools = RegistrarService.allCases.map {
-                PostgresPool(configuration: PostgresConfiguration(url: instance.databaseURL, searchPath: [$0.schema]))
-            }
+            let pools = RegistrarService.allCases.map { instance.pool($0) }
             try await TestStack.eventually("every outbox sent") {
                 for pool in pools {
                     let unsent = try await pool.query("SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL")

@@ -64,9 +64,11 @@ public final class ServiceProcess: @unchecked Sendable {
         PostgresConfiguration(url: serverURL + "/postgres", applicationName: "registrar-tests")
     }
 
-    /// A pool on the instance's database, searching the service's schema.
-    public func pool() -> PostgresPool {
-        PostgresPool(configuration: PostgresConfiguration(url: databaseURL, searchPath: [service.schema]))
+    /// A pool on the instance's database, searching the schema of `schemaOf` (default: the service
+    /// under test).
+    public func pool(_ schemaOf: RegistrarService? = nil) -> PostgresPool {
+        PostgresPool(
+            configuration: PostgresConfiguration(url: databaseURL, searchPath: [(schemaOf ?? service).schema]))
     }
 
     /// A client of the instance's topics.
