@@ -11,8 +11,8 @@ struct Suite {
     let quick: Bool
 
     /// Seconds per measured phase, and of each warm-up.
-    var phase: Duration { quick ? .seconds(3) : .seconds(10) }
-    var warmup: Duration { quick ? .seconds(1) : .seconds(3) }
+    var phase: Duration { quick ? .seconds(2) : .seconds(10) }
+    var warmup: Duration { quick ? .milliseconds(500) : .seconds(3) }
 
     /// Runs everything and writes the JSON document to `out`.
     func run(out: String) async throws {
@@ -20,7 +20,7 @@ struct Suite {
         let policy = try Policy.load(path: configuration.policyPath)
 
         say("hash limit: Argon2id m=\(policy.password.argon2MemoryKiB) KiB t=\(policy.password.argon2Iterations)")
-        let hash = hashLimit(seconds: quick ? 2 : 6, policy: policy)
+        let hash = hashLimit(seconds: quick ? 1 : 6, policy: policy)
         report["hash"] = ["hashes_per_s": hash.rate, "threads": hash.threads]
         say(String(format: "hash limit: %.1f hashes/s on %d threads", hash.rate, hash.threads))
 

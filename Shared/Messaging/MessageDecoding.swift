@@ -69,31 +69,51 @@ public struct MessageDecoder: Sendable {
             return .failure(MalformedMessage(code: .malformed, reason: problem, messageID: nil))
         }
         let data = Data(bytes)
+        // The common case in one parse; a message that does not decode is parsed again loosely to
+        // name the problem and to answer it by its id when one can be read.
+        if let probe = try? JSONDecoder().decode(EnvelopeProbe.self, from: data) {
+            return validate(
+                probe.envelope, hasData: probe.hasData, id: probe.envelope.id,
+                correlationID: probe.envelope.correlationid)
+        }
         let loose = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let loose else {
             return .failure(MalformedMessage(code: .malformed, reason: "not_json"))
         }
         let id = loose["id"] as? String
         let correlation = loose["correlationid"] as? String
+        do {
+            let envelope = try JSONDecoder().decode(IncomingEnvelope.self, from: data)
+            return validate(envelope, hasData: loose["data"] != nil, id: id, correlationID: correlation)
+        } catch let error as DecodingError {
+            let (reason, field) = Self.describe(error)
+            return .failure(
+                MalformedMessage(
+                    code: .malformed, reason: reason == "missing_field" ? "not_cloudevent" : reason, field: field,
+                    messageID: id, correlationID: correlation))
+        } catch {
+            return .failure(
+                MalformedMessage(code: .malformed, reason: "not_cloudevent", messageID: id, correlationID: correlation))
+        }
+    }
+
+    /// The envelope rules beyond its types; a failure carries `id` and `correlationID` (what the
+    /// message holds there, if strings) for its answer.
+    private func validate(
+        _ envelope: IncomingEnvelope, hasData: Bool, id: String?, correlationID: String?
+    ) -> Result<IncomingEnvelope, MalformedMessage> {
         func failure(_ reason: String, _ field: String?, code: ReplyCode = .malformed) -> Result<
             IncomingEnvelope, MalformedMessage
         > {
             .failure(
-                MalformedMessage(code: code, reason: reason, field: field, messageID: id, correlationID: correlation))
-        }
-        let envelope: IncomingEnvelope
-        do {
-            envelope = try JSONDecoder().decode(IncomingEnvelope.self, from: data)
-        } catch let error as DecodingError {
-            let (reason, field) = Self.describe(error)
-            return failure(reason == "missing_field" ? "not_cloudevent" : reason, field)
-        } catch {
-            return failure("not_cloudevent", nil)
+                MalformedMessage(
+                    code: code, reason: reason, field: field, messageID: id,
+                    correlationID: correlationID))
         }
         if envelope.specversion != "1.0" { return failure("not_cloudevent", "specversion") }
         if envelope.id.isEmpty { return failure("missing_field", "id") }
         if envelope.type.isEmpty { return failure("missing_field", "type") }
-        if loose["data"] == nil { return failure("missing_field", "data") }
+        if !hasData { return failure("missing_field", "data") }
         if let version = envelope.schemaversion, version != 1 {
             return failure("unsupported_version", "schemaversion", code: .unsupportedVersion)
         }
@@ -192,3 +212,16 @@ public struct FieldError: Error, Sendable {
 
 /// A command or event without payload fields (`system.ping`).
 public struct EmptyPayload: Codable, Sendable {}
+
+/// An envelope and whether the message has a `data` member, from one parse.
+private struct EnvelopeProbe: Decodable {
+    var envelope: IncomingEnvelope
+    var hasData: Bool
+
+    private enum Keys: String, CodingKey { case data }
+
+    init(from decoder: any Decoder) throws {
+        envelope = try IncomingEnvelope(from: decoder)
+        hasData = try decoder.container(keyedBy: Keys.self).contains(.data)
+    }
+}

@@ -6,10 +6,13 @@ import Platform
 import Postgres
 import ServiceLifecycle
 
-/// The command-handling loop of a service: one message at a time per consumer, each in one
-/// PostgreSQL transaction (inbox claim, effect, reply and events into the outbox), the offset stored
-/// only after that transaction committed. Malformed messages are dead-lettered, answered when an
-/// id can be read, and never stall the partition.
+/// The command-handling loop of a service. It takes what the consumer has fetched, up to
+/// `runtime.consumeBatchSize` messages, and handles them in offset order in one PostgreSQL
+/// transaction: per message the inbox claim, the handler inside its own savepoint (a refusal, a
+/// malformed verdict or a handler error undoes only that message's writes), the reply and events
+/// into the outbox. Offsets are stored only after that transaction committed, and the relay is
+/// woken once per batch. Malformed messages are dead-lettered, answered when an id can be read, and
+/// never stall the partition.
 final class MessageProcessor: Service {
     private let service: RegistrarService
     private let router: Router
@@ -41,57 +44,64 @@ final class MessageProcessor: Service {
 
     func run() async throws {
         environment.logger.info("consuming", metadata: ["service": "\(service.rawValue)"])
-        for try await message in consumer.messages.cancelOnGracefulShutdown() {
-            await process(message)
+        let batchSize = environment.policy.runtime.consumeBatchSize
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let batch = try await consumer.poll(maxMessages: batchSize)
+            if !batch.isEmpty { await process(batch) }
         }
         // In-flight work is done: commit what was stored and leave the group.
         await consumer.close()
         environment.logger.info("consumer closed")
     }
 
-    /// Processes one message until its outcome is committed, waiting out database outages.
-    func process(_ message: KafkaMessage) async {
+    /// Processes `batch` until its outcome is committed, waiting out database outages; false when
+    /// it stopped without (shutdown, or the offsets could not be stored). A batch whose
+    /// transaction fails for another reason is taken apart: each message alone, in order.
+    @discardableResult
+    func process(_ batch: [KafkaMessage]) async -> Bool {
         var backoff = Duration.milliseconds(50)
         let start = ContinuousClock.now
+        let prepared = await prepare(batch)
         while true {
             do {
-                let outcome = try await handle(message)
-                FaultInjection.process.reached(.afterDatabaseCommit)
-                try consumer.storeOffset(of: message)
-                if outcome.wroteOutbox { doorbell.ring() }
-                Counter(
-                    label: "registrar_messages_total",
-                    dimensions: [
-                        ("topic", message.topic), ("type", outcome.type), ("outcome", outcome.label),
-                    ]
-                ).increment()
-                let elapsed = ContinuousClock.now - start
-                Metrics.Timer(label: "registrar_message_duration", dimensions: [("type", outcome.type)])
-                    .recordNanoseconds(
-                        elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-                return
+                let outcomes = try await handle(batch, prepared: prepared)
+                for _ in batch { FaultInjection.process.reached(.afterDatabaseCommit) }
+                for message in batch { try consumer.storeOffset(of: message) }
+                if outcomes.contains(where: \.wroteOutbox) { doorbell.ring() }
+                record(outcomes, of: batch, since: start)
+                return true
             } catch let error as PostgresError where error.isRetriable {
                 environment.logger.warning(
                     "database unavailable, will retry",
                     metadata: [
-                        "pg.error": "\(error)", "kafka.topic": "\(message.topic)", "kafka.offset": "\(message.offset)",
+                        "pg.error": "\(error)", "kafka.topic": "\(batch[0].topic)",
+                        "kafka.offset": "\(batch[0].offset)", "messages": "\(batch.count)",
                     ])
             } catch let error as KafkaError {
                 environment.logger.error("offset store failed", metadata: ["kafka.error": "\(error)"])
-                return
+                return false
+            } catch  where batch.count > 1 {
+                environment.logger.warning(
+                    "batch failed, handling its messages one by one",
+                    metadata: ["error": "\(error)", "messages": "\(batch.count)"])
+                for message in batch {
+                    guard await process([message]) else { return false }
+                }
+                return true
             } catch {
+                let message = batch[0]
                 environment.logger.error(
                     "handler failed", metadata: ["error": "\(error)", "kafka.offset": "\(message.offset)"])
                 do {
                     try await failed(message, error: error)
                     try consumer.storeOffset(of: message)
                     doorbell.ring()
-                    return
+                    return true
                 } catch {
                     environment.logger.error("dead-lettering failed, will retry", metadata: ["error": "\(error)"])
                 }
             }
-            if Task.isShuttingDownGracefully { return }  // Not stored: it is redelivered after restart.
+            if Task.isShuttingDownGracefully { return false }  // Not stored: redelivered after restart.
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, environment.policy.runtime.retryBackoffMax.duration)
         }
@@ -103,20 +113,66 @@ final class MessageProcessor: Service {
         var wroteOutbox: Bool
     }
 
-    private func handle(_ message: KafkaMessage) async throws -> Outcome {
+    private func record(_ outcomes: [Outcome], of batch: [KafkaMessage], since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        for (message, outcome) in zip(batch, outcomes) {
+            Counter(
+                label: "registrar_messages_total",
+                dimensions: [("topic", message.topic), ("type", outcome.type), ("outcome", outcome.label)]
+            ).increment()
+            Metrics.Timer(label: "registrar_message_duration", dimensions: [("type", outcome.type)])
+                .recordNanoseconds(nanoseconds)
+        }
+    }
+
+    /// Runs the `prepare` steps of the batch's commands side by side (Argon2id on `ComputeLanes`);
+    /// the results line up with `batch`.
+    private func prepare(_ batch: [KafkaMessage]) async -> [(any Sendable)?] {
+        var prepared = [(any Sendable)?](repeating: nil, count: batch.count)
+        guard !router.preparations.isEmpty else { return prepared }
+        let commands = environment.topics.commands(service)
+        await withTaskGroup(of: (Int, (any Sendable)?).self) { group in
+            for (index, message) in batch.enumerated() where message.topic == commands {
+                guard case .success(let envelope) = decoder.envelope(message.value),
+                    let preparation = router.preparations[envelope.type]
+                else { continue }
+                let now = environment.clock.now()
+                group.addTask { (index, await preparation(message.value, envelope, now)) }
+            }
+            for await (index, value) in group { prepared[index] = value }
+        }
+        return prepared
+    }
+
+    /// Handles the batch in one transaction, in order.
+    private func handle(_ batch: [KafkaMessage], prepared: [(any Sendable)?]) async throws -> [Outcome] {
+        try await pool.transaction { session in
+            var outcomes: [Outcome] = []
+            outcomes.reserveCapacity(batch.count)
+            for (message, prepared) in zip(batch, prepared) {
+                outcomes.append(try self.handle(message, prepared: prepared, in: session))
+            }
+            return outcomes
+        }
+    }
+
+    private func handle(_ message: KafkaMessage, prepared: (any Sendable)?, in session: borrowing PostgresSession)
+        throws -> Outcome
+    {
         let isCommand = message.topic == environment.topics.commands(service)
         let envelope: IncomingEnvelope
         switch decoder.envelope(message.value) {
         case .failure(let malformed):
-            return try await deadLetter(message, malformed, reply: isCommand)
+            return try deadLetter(session, message, malformed, reply: isCommand)
         case .success(let value):
             envelope = value
         }
         let handlers = isCommand ? router.commands : router.events
         guard let handler = handlers[envelope.type] else {
             guard isCommand else { return Outcome(type: envelope.type, label: "ignored", wroteOutbox: false) }
-            return try await deadLetter(
-                message,
+            return try deadLetter(
+                session, message,
                 MalformedMessage(
                     code: .malformed, reason: "unknown_type", field: "type", messageID: envelope.id,
                     correlationID: envelope.correlationid),
@@ -124,43 +180,59 @@ final class MessageProcessor: Service {
         }
         let now = environment.clock.now()
         let context = self.context(envelope: envelope, now: now)
-        let consumerName = self.consumerName
-        return try await pool.transaction { session in
-            if let stored = try MessageStore.claim(
-                session, consumer: consumerName, messageID: envelope.id, topic: message.topic,
-                partition: message.partition, offset: message.offset)
-            {
-                // Seen before: change nothing; a command gets its stored reply again.
-                guard isCommand, let stored = stored.reply, let payload = self.unsealReply(stored, id: envelope.id)
-                else {
-                    return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: false)
-                }
-                try MessageStore.enqueue(
-                    session, topic: context.topics.replies, key: envelope.id, messageID: envelope.id + ":reply",
-                    payload: payload, sensitive: stored.hasPrefix(Self.sealedPrefix))
-                return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: true)
+        if let stored = try MessageStore.claim(
+            session, consumer: consumerName, messageID: envelope.id, topic: message.topic,
+            partition: message.partition, offset: message.offset)
+        {
+            // Seen before: change nothing; a command gets its stored reply again.
+            guard isCommand, let stored = stored.reply, let payload = unsealReply(stored, id: envelope.id) else {
+                return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: false)
             }
-            var effects = context
-            // A refusal or malformed verdict undoes what the handler wrote before it.
-            try session.query("SAVEPOINT handler")
-            switch try handler(session, message.value, envelope, now, &effects) {
-            case .refused(let reply):
-                try session.query("ROLLBACK TO SAVEPOINT handler")
-                try self.reply(session, reply, to: envelope, now: now)
-                return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
-            case .none:
-                try MessageStore.enqueue(session, effects.outgoing)
-                return Outcome(type: envelope.type, label: "ok", wroteOutbox: !effects.outgoing.isEmpty)
-            case .reply(let reply):
-                try MessageStore.enqueue(session, effects.outgoing)
-                try self.reply(session, reply, to: envelope, now: now)
-                return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
-            case .malformed(let malformed):
-                try session.query("ROLLBACK TO SAVEPOINT handler")
-                try self.recordDeadLetter(session, message, malformed)
-                if isCommand { try self.reply(session, malformed.reply, to: envelope, now: now) }
-                return Outcome(type: envelope.type, label: "malformed", wroteOutbox: true)
-            }
+            try MessageStore.enqueue(
+                session,
+                [
+                    MessageStore.OutboxRow(
+                        topic: context.topics.replies, key: envelope.id, messageID: envelope.id + ":reply",
+                        payload: payload, sensitive: stored.hasPrefix(Self.sealedPrefix))
+                ])
+            return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: true)
+        }
+        var effects = context
+        // Undoes this message's writes alone on a refusal, a malformed verdict or an error. The
+        // savepoints of a batch nest (one per message, never released): `ROLLBACK TO` names the
+        // innermost, and a batch stays under PostgreSQL's 64 cached subtransactions per backend.
+        try session.query("SAVEPOINT handler")
+        let verdict: Router.HandlerOutcome
+        do {
+            verdict = try handler(session, message.value, envelope, now, prepared, &effects)
+        } catch let error as PostgresError where error.isRetriable {
+            throw error  // The whole batch is retried.
+        } catch {
+            // A bug or a state the handler did not foresee: dead-lettered, answered INTERNAL_ERROR,
+            // and the batch goes on.
+            try session.query("ROLLBACK TO SAVEPOINT handler")
+            environment.logger.error(
+                "handler failed", metadata: ["error": "\(error)", "kafka.offset": "\(message.offset)"])
+            try recordDeadLetter(session, message, .handlerError(envelope))
+            if isCommand { try reply(session, .handlerError, to: envelope, now: now) }
+            return Outcome(type: envelope.type, label: "handler_error", wroteOutbox: true)
+        }
+        switch verdict {
+        case .refused(let reply):
+            try session.query("ROLLBACK TO SAVEPOINT handler")
+            try self.reply(session, reply, to: envelope, now: now)
+            return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
+        case .none:
+            try MessageStore.enqueue(session, effects.outgoing)
+            return Outcome(type: envelope.type, label: "ok", wroteOutbox: !effects.outgoing.isEmpty)
+        case .reply(let reply):
+            try self.reply(session, reply, to: envelope, now: now, after: effects.outgoing)
+            return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
+        case .malformed(let malformed):
+            try session.query("ROLLBACK TO SAVEPOINT handler")
+            try recordDeadLetter(session, message, malformed)
+            if isCommand { try reply(session, malformed.reply, to: envelope, now: now) }
+            return Outcome(type: envelope.type, label: "malformed", wroteOutbox: true)
         }
     }
 
@@ -168,19 +240,20 @@ final class MessageProcessor: Service {
         MessageEffects(service: service, topics: environment.topics, now: now, causation: envelope)
     }
 
-    /// Writes the reply to the outbox and keeps it in the inbox for re-sent commands. The reply of
-    /// a sensitive command (it may carry a session token) is kept sealed, and its outbox copy is
-    /// blanked once sent.
-    private func reply(_ session: borrowing PostgresSession, _ reply: Reply, to envelope: IncomingEnvelope, now: Date)
-        throws
-    {
+    /// Writes the reply to the outbox after the handler's `effects` and keeps it in the inbox for
+    /// re-sent commands, in one statement. The reply of a sensitive command (it may carry a session
+    /// token) is kept sealed, and its outbox copy is blanked once sent.
+    private func reply(
+        _ session: borrowing PostgresSession, _ reply: Reply, to envelope: IncomingEnvelope, now: Date,
+        after effects: [OutboxMessage] = []
+    ) throws {
         let event = CloudEvent(
             source: service.source, type: "registrar.reply", time: now, inreplyto: envelope.id,
             correlationid: envelope.correlationid, data: try JSONValue(encoding: reply))
         let payload = event.encoded()
         let sensitive = router.sensitiveCommands.contains(envelope.type)
-        try MessageStore.enqueue(
-            session, topic: environment.topics.replies, key: envelope.id, messageID: event.id, payload: payload,
+        let row = MessageStore.OutboxRow(
+            topic: environment.topics.replies, key: envelope.id, messageID: event.id, payload: payload,
             sensitive: sensitive)
         let stored: String?
         if !sensitive {
@@ -193,9 +266,9 @@ final class MessageProcessor: Service {
         } else {
             stored = nil  // Without a key the reply is not kept: a re-send is ignored instead of answered.
         }
-        if let stored {
-            try MessageStore.storeReply(session, consumer: consumerName, messageID: envelope.id, reply: stored)
-        }
+        try MessageStore.enqueue(
+            session, effects.map(MessageStore.OutboxRow.init) + [row],
+            keeping: stored.map { MessageStore.KeptReply(consumer: consumerName, messageID: envelope.id, reply: $0) })
     }
 
     /// Marks a sealed stored reply.
@@ -210,9 +283,9 @@ final class MessageProcessor: Service {
     }
 
     /// Dead-letters a message refused before any handler, answering it when an id could be read.
-    private func deadLetter(_ message: KafkaMessage, _ malformed: MalformedMessage, reply: Bool) async throws -> Outcome
-    {
-        let now = environment.clock.now()
+    private func deadLetter(
+        _ session: borrowing PostgresSession, _ message: KafkaMessage, _ malformed: MalformedMessage, reply: Bool
+    ) throws -> Outcome {
         environment.logger.notice(
             "message dead-lettered",
             metadata: [
@@ -220,41 +293,35 @@ final class MessageProcessor: Service {
                 "kafka.offset": "\(message.offset)", "reason": "\(malformed.reason)",
                 "field": "\(malformed.field ?? "")",
             ])
-        return try await pool.transaction { session in
-            guard try self.recordDeadLetter(session, message, malformed) else {
-                return Outcome(type: "malformed", label: "duplicate", wroteOutbox: false)
-            }
-            if reply, let id = malformed.messageID,
-                try MessageStore.claim(
-                    session, consumer: self.consumerName, messageID: id, topic: message.topic,
-                    partition: message.partition, offset: message.offset) == nil
-            {
-                let envelope = IncomingEnvelope(
-                    specversion: "1.0", id: id, source: "", type: "", correlationid: malformed.correlationID)
-                try self.reply(session, malformed.reply, to: envelope, now: now)
-            }
-            return Outcome(type: "malformed", label: malformed.reason, wroteOutbox: true)
+        guard try recordDeadLetter(session, message, malformed) else {
+            return Outcome(type: "malformed", label: "duplicate", wroteOutbox: false)
         }
+        if reply, let id = malformed.messageID,
+            try MessageStore.claim(
+                session, consumer: consumerName, messageID: id, topic: message.topic, partition: message.partition,
+                offset: message.offset) == nil
+        {
+            let envelope = IncomingEnvelope(
+                specversion: "1.0", id: id, source: "", type: "", correlationid: malformed.correlationID)
+            try self.reply(session, malformed.reply, to: envelope, now: environment.clock.now())
+        }
+        return Outcome(type: "malformed", label: malformed.reason, wroteOutbox: true)
     }
 
-    /// Dead-letters a well-formed message whose handler failed for good, answering `INTERNAL_ERROR`.
+    /// Dead-letters a well-formed message whose batch failed for good even alone (its own
+    /// transaction), answering `INTERNAL_ERROR`.
     private func failed(_ message: KafkaMessage, error: any Error) async throws {
         let isCommand = message.topic == environment.topics.commands(service)
         guard case .success(let envelope) = decoder.envelope(message.value) else { return }
-        let malformed = MalformedMessage(
-            code: .internalError, reason: "handler_error", messageID: envelope.id, correlationID: envelope.correlationid
-        )
         let now = environment.clock.now()
         try await pool.transaction { session in
-            guard try self.recordDeadLetter(session, message, malformed) else { return }
+            guard try self.recordDeadLetter(session, message, .handlerError(envelope)) else { return }
             if isCommand,
                 try MessageStore.claim(
                     session, consumer: self.consumerName, messageID: envelope.id, topic: message.topic,
                     partition: message.partition, offset: message.offset) == nil
             {
-                try self.reply(
-                    session, Reply.rejected(.internalError, "the service could not process this command"), to: envelope,
-                    now: now)
+                try self.reply(session, .handlerError, to: envelope, now: now)
             }
         }
     }
@@ -281,11 +348,15 @@ final class MessageProcessor: Service {
             source: service.source, type: "registrar.deadletter", time: environment.clock.now(),
             data: try JSONValue(encoding: letter))
         try MessageStore.enqueue(
-            session, topic: environment.topics.deadLetter, key: message.key.map { String(decoding: $0, as: UTF8.self) },
-            messageID: event.id, payload: event.encoded(),
-            // The original may hold anything a client sent (a password, a card number): the dead-letter
-            // topic keeps it, the outbox does not once it is sent.
-            sensitive: true)
+            session,
+            [
+                MessageStore.OutboxRow(
+                    topic: environment.topics.deadLetter, key: message.key.map { String(decoding: $0, as: UTF8.self) },
+                    messageID: event.id, payload: event.encoded(),
+                    // The original may hold anything a client sent (a password, a card number): the
+                    // dead-letter topic keeps it, the outbox does not once it is sent.
+                    sensitive: true)
+            ])
         return true
     }
 }
@@ -298,4 +369,18 @@ extension IncomingEnvelope {
         self.type = type
         self.correlationid = correlationid
     }
+}
+
+extension MalformedMessage {
+    /// A handler failed on a well-formed message.
+    fileprivate static func handlerError(_ envelope: IncomingEnvelope) -> MalformedMessage {
+        MalformedMessage(
+            code: .internalError, reason: "handler_error", messageID: envelope.id, correlationID: envelope.correlationid
+        )
+    }
+}
+
+extension Reply {
+    /// The answer to a command whose handler failed.
+    fileprivate static let handlerError = Reply.rejected(.internalError, "the service could not process this command")
 }

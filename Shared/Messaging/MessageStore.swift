@@ -23,33 +23,34 @@ enum MessageStore {
         return StoredOutcome(reply: try row?.decode("reply", as: String?.self))
     }
 
-    /// Stores the reply sent for a claimed message.
-    static func storeReply(_ session: borrowing PostgresSession, consumer: String, messageID: String, reply: String)
+    /// Appends messages to the outbox, in order, and keeps `reply` in the inbox row of the message
+    /// that caused them: one statement (one round trip), however many rows.
+    static func enqueue(_ session: borrowing PostgresSession, _ rows: [OutboxRow], keeping reply: KeptReply? = nil)
         throws
     {
-        try session.query(
-            "UPDATE inbox SET reply = \(reply) WHERE consumer = \(consumer) AND message_id = \(messageID)")
-    }
-
-    /// Appends messages to the outbox.
-    static func enqueue(_ session: borrowing PostgresSession, _ messages: [OutboxMessage]) throws {
-        for message in messages {
-            try enqueue(
-                session, topic: message.topic, key: message.key, messageID: message.event.id,
-                payload: message.event.encoded(), sensitive: message.sensitive)
-        }
-    }
-
-    /// Appends one serialized message to the outbox.
-    static func enqueue(
-        _ session: borrowing PostgresSession, topic: String, key: String?, messageID: String, payload: [UInt8],
-        sensitive: Bool = false
-    ) throws {
-        try session.query(
-            """
+        var statement: PostgresQuery = """
             INSERT INTO outbox (message_id, topic, key, payload, sensitive)
-            VALUES (\(messageID), \(topic), \(key), \(String(decoding: payload, as: UTF8.self)), \(sensitive))
-            """)
+            SELECT m, t, k, p, s
+            FROM unnest(\(rows.map(\.messageID))::text[], \(rows.map(\.topic))::text[], \(rows.map(\.key))::text[],
+                        \(rows.map(\.payload))::text[], \(rows.map(\.sensitive))::bool[])
+                 WITH ORDINALITY AS r(m, t, k, p, s, n)
+            ORDER BY n
+            """
+        if let reply {
+            let n = statement.binds.count
+            statement.sql =
+                "WITH queued AS (\(statement.sql)) UPDATE inbox SET reply = $\(n + 1) "
+                + "WHERE consumer = $\(n + 2) AND message_id = $\(n + 3)"
+            statement.binds += [reply.reply, reply.consumer, reply.messageID]
+        } else if rows.isEmpty {
+            return
+        }
+        try session.query(statement)
+    }
+
+    /// Appends handler effects to the outbox.
+    static func enqueue(_ session: borrowing PostgresSession, _ messages: [OutboxMessage]) throws {
+        try enqueue(session, messages.map(OutboxRow.init))
     }
 
     /// Records a dead letter once per topic/partition/offset and content digest (a redelivery);
@@ -67,10 +68,16 @@ enum MessageStore {
         ).affectedRows == 1
     }
 
-    /// The oldest unsent outbox rows.
-    static func unsent(_ session: borrowing PostgresSession, limit: Int) throws -> [PendingMessage] {
+    /// The oldest unsent outbox rows, if this session is the schema's relay: it tries to become
+    /// that (a session-level advisory lock, released with the connection) in the same statement,
+    /// so replicas of a service never publish the same rows side by side.
+    static func unsent(_ session: borrowing PostgresSession, schema: String, limit: Int) throws -> [PendingMessage] {
         try session.query(
-            "SELECT seq, topic, key, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT \(limit)"
+            """
+            WITH relay AS (SELECT pg_try_advisory_lock(hashtext('relay:' || \(schema))) AS leader)
+            SELECT seq, topic, key, payload FROM outbox, relay
+            WHERE relay.leader AND sent_at IS NULL ORDER BY seq LIMIT \(limit)
+            """
         ).map { row in
             PendingMessage(
                 seq: try row.decode("seq"), topic: try row.decode("topic"), key: try row.decode("key"),
@@ -89,11 +96,34 @@ enum MessageStore {
             """)
     }
 
-    /// Tries to become this schema's relay (a session-level advisory lock, released with the
-    /// connection), so replicas of a service never publish the same rows side by side.
-    static func tryRelayLeadership(_ session: borrowing PostgresSession, schema: String) throws -> Bool {
-        try session.query("SELECT pg_try_advisory_lock(hashtext('relay:' || \(schema))) AS locked").first?
-            .decode("locked", as: Bool.self) ?? false
+    /// One serialized outbox row.
+    struct OutboxRow {
+        var topic: String
+        var key: String?
+        var messageID: String
+        var payload: String
+        var sensitive = false
+
+        init(topic: String, key: String?, messageID: String, payload: [UInt8], sensitive: Bool = false) {
+            self.topic = topic
+            self.key = key
+            self.messageID = messageID
+            self.payload = String(decoding: payload, as: UTF8.self)
+            self.sensitive = sensitive
+        }
+
+        init(_ message: OutboxMessage) {
+            self.init(
+                topic: message.topic, key: message.key, messageID: message.event.id, payload: message.event.encoded(),
+                sensitive: message.sensitive)
+        }
+    }
+
+    /// A reply kept in the inbox row of the command it answers, for re-sent commands.
+    struct KeptReply {
+        var consumer: String
+        var messageID: String
+        var reply: String
     }
 
     struct StoredOutcome {

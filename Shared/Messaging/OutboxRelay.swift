@@ -57,9 +57,8 @@ final class OutboxRelay: Service {
         let schema = self.schema
         let limit = batchSize
         while true {
-            let rows = try await connection.run { session -> [MessageStore.PendingMessage] in
-                guard try MessageStore.tryRelayLeadership(session, schema: schema) else { return [] }
-                return try MessageStore.unsent(session, limit: limit)
+            let rows = try await connection.run { session in
+                try MessageStore.unsent(session, schema: schema, limit: limit)
             }
             if rows.isEmpty { return }
             let messages = rows.map { row in

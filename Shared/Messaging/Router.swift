@@ -11,6 +11,8 @@ public struct Command<Payload: Sendable>: Sendable {
     public var data: Payload
     /// When the service took it (from the injected clock).
     public var receivedAt: Date
+    /// What the command's `prepare` step computed before its batch's transaction, if it ran.
+    public var prepared: (any Sendable)?
 }
 
 /// What a handler writes besides its reply: events and notifications, committed in the same
@@ -109,8 +111,9 @@ public struct ConfigurationError: Error, CustomStringConvertible {
 /// transaction: they read state, call a pure rule, write the outcome and return the reply.
 public struct Router: Sendable {
     typealias Erased =
-        @Sendable (borrowing PostgresSession, [UInt8], IncomingEnvelope, Date, inout MessageEffects)
+        @Sendable (borrowing PostgresSession, [UInt8], IncomingEnvelope, Date, (any Sendable)?, inout MessageEffects)
         throws -> HandlerOutcome
+    typealias ErasedPreparation = @Sendable ([UInt8], IncomingEnvelope, Date) async -> (any Sendable)?
 
     enum HandlerOutcome {
         case reply(Reply)
@@ -121,6 +124,8 @@ public struct Router: Sendable {
     }
 
     var commands: [String: Erased] = [:]
+    /// Commands with work to do before their transaction (see `command(_:_:sensitive:prepare:_:)`).
+    var preparations: [String: ErasedPreparation] = [:]
     /// Commands whose replies carry secrets (session tokens): their stored replies are sealed and
     /// their outbox copies blanked once sent.
     var sensitiveCommands: Set<String> = []
@@ -140,13 +145,13 @@ public struct Router: Sendable {
     ) {
         if sensitive { sensitiveCommands.insert(type) }
         let decoder = self.decoder
-        commands[type] = { session, bytes, envelope, now, effects in
+        commands[type] = { session, bytes, envelope, now, prepared, effects in
             switch decoder.data(Payload.self, from: bytes, envelope: envelope) {
             case .failure(let malformed): return .malformed(malformed)
             case .success(let data):
                 do {
-                    return .reply(
-                        try handler(session, Command(envelope: envelope, data: data, receivedAt: now), &effects))
+                    let command = Command(envelope: envelope, data: data, receivedAt: now, prepared: prepared)
+                    return .reply(try handler(session, command, &effects))
                 } catch let refusal as Refusal {
                     return .refused(refusal.reply)
                 } catch var malformed as MalformedMessage {
@@ -158,6 +163,28 @@ public struct Router: Sendable {
         }
     }
 
+    /// Handles command `type` like `command(_:_:sensitive:_:)`, with a `prepare` step that runs
+    /// before the transaction of the command's batch, side by side with the other commands' steps:
+    /// CPU-heavy work (Argon2id) that would otherwise run one command at a time inside the loop.
+    /// `prepare` may read the service's tables but not write them; what it returns reaches the
+    /// handler as `command.prepared` (`nil` when it returned `nil` or threw), and the handler must
+    /// check it against what it reads under its lock, since the state may change in between.
+    public mutating func command<Payload: Decodable & Sendable>(
+        _ type: String, _ payload: Payload.Type, sensitive: Bool = false,
+        prepare: @escaping @Sendable (Command<Payload>) async throws -> (any Sendable)?,
+        _ handler:
+            @escaping @Sendable (borrowing PostgresSession, Command<Payload>, inout MessageEffects) throws -> Reply
+    ) {
+        command(type, payload, sensitive: sensitive, handler)
+        let decoder = self.decoder
+        preparations[type] = { bytes, envelope, now in
+            guard case .success(let data) = decoder.data(Payload.self, from: bytes, envelope: envelope) else {
+                return nil
+            }
+            return try? await prepare(Command(envelope: envelope, data: data, receivedAt: now))
+        }
+    }
+
     /// Handles event `type` from another service's event topic `topic` (base name).
     public mutating func event<Payload: Decodable & Sendable>(
         _ type: String, on topic: String, _ payload: Payload.Type,
@@ -166,7 +193,7 @@ public struct Router: Sendable {
     ) {
         eventTopics.insert(topic)
         let decoder = self.decoder
-        events[type] = { session, bytes, envelope, now, effects in
+        events[type] = { session, bytes, envelope, now, _, effects in
             switch decoder.data(Payload.self, from: bytes, envelope: envelope) {
             case .failure(let malformed): return .malformed(malformed)
             case .success(let data):

@@ -181,6 +181,8 @@ public struct Policy: Codable, Sendable, Equatable {
     public struct Runtime: Codable, Sendable, Equatable {
         public var maxMessageBytes = 64 * 1024
         public var maxJSONDepth = 64
+        /// Messages taken from the consumer at once and handled in one transaction (at most).
+        public var consumeBatchSize = 50
         public var relayBatchSize = 500
         public var relayIdlePoll = PolicyDuration.seconds(1)
         public var retryBackoffMax = PolicyDuration.seconds(5)

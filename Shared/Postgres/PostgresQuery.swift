@@ -116,10 +116,27 @@ extension Int64: PostgresArrayElement {
     public var arrayLiteralText: String { String(self) }
 }
 
+extension Bool: PostgresArrayElement {
+    /// `t` or `f`.
+    public var arrayLiteralText: String { self ? "t" : "f" }
+}
+
+extension Optional: PostgresArrayElement where Wrapped: PostgresArrayElement {
+    /// The element, or an unquoted `NULL`.
+    public var arrayLiteralText: String { map(\.arrayLiteralText) ?? "NULL" }
+}
+
 extension String: PostgresArrayElement {
     /// Double-quoted with `\` and `"` escaped.
     public var arrayLiteralText: String {
-        "\"" + replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        var bytes: [UInt8] = [UInt8(ascii: "\"")]
+        bytes.reserveCapacity(utf8.count + 2)
+        for byte in utf8 {
+            if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { bytes.append(UInt8(ascii: "\\")) }
+            bytes.append(byte)
+        }
+        bytes.append(UInt8(ascii: "\""))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

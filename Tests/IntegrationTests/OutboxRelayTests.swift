@@ -53,7 +53,11 @@ struct OutboxRelayTests {
         try await pool.transaction { session in
             for i in 0..<7 {
                 try MessageStore.enqueue(
-                    session, topic: topic, key: "k", messageID: "m\(i)", payload: Array("event-\(i)".utf8))
+                    session,
+                    [
+                        MessageStore.OutboxRow(
+                            topic: topic, key: "k", messageID: "m\(i)", payload: Array("event-\(i)".utf8))
+                    ])
             }
         }
         // A new process's relay starts and drains (in batches of 3).
@@ -70,11 +74,16 @@ struct OutboxRelayTests {
         let (schema, topic) = try await fixture()
         let pool = PostgresPool(configuration: TestStack.postgres(searchPath: [schema]))
         try await pool.transaction { session in
-            try MessageStore.enqueue(session, topic: topic, key: nil, messageID: "m", payload: Array("only".utf8))
+            try MessageStore.enqueue(
+                session, [MessageStore.OutboxRow(topic: topic, key: nil, messageID: "m", payload: Array("only".utf8))])
         }
         // Another replica holds the relay lock: this relay must not publish.
         let leader = PostgresConnection(configuration: TestStack.postgres(searchPath: [schema]))
-        #expect(try await leader.run { try MessageStore.tryRelayLeadership($0, schema: schema) })
+        #expect(
+            try await leader.run {
+                try $0.query("SELECT pg_try_advisory_lock(hashtext('relay:' || \(schema))) AS locked").first?.decode(
+                    "locked", as: Bool.self) ?? false
+            })
         try await relay(schema).drain()
         #expect(
             try await pool.query("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").first?.decode(

@@ -17,6 +17,9 @@ import Testing
     @Test func arraysAndBytesUseTextForms() {
         #expect([Int64(1), 2, 3].postgresText == "{1,2,3}")
         #expect(["a\"b", "c\\d"].postgresText == #"{"a\"b","c\\d"}"#)
+        #expect(["", "NULL", "{x,y}", "é 中"].postgresText == #"{"","NULL","{x,y}","é 中"}"#)
+        #expect([Optional("a"), nil].postgresText == #"{"a",NULL}"#)
+        #expect([true, false].postgresText == "{t,f}")
         #expect(PostgresBytes([0x00, 0xab, 0xff]).postgresText == "\\x00abff")
         #expect(PostgresBytes(postgresText: "\\x00abff") == PostgresBytes([0x00, 0xab, 0xff]))
         #expect(PostgresBytes(postgresText: "\\x0") == nil)

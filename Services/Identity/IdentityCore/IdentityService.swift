@@ -11,7 +11,7 @@ public enum IdentityService {
     {
         let context = IdentityContext(
             policy: environment.policy, hashKey: try environment.requireHashKey(),
-            piiKey: try environment.requirePIIKey())
+            piiKey: try environment.requirePIIKey(), pool: pool)
         RegistrationHandlers.register(&router, context)
         LoginHandlers.register(&router, context)
         LifecycleEvents.register(&router, context)

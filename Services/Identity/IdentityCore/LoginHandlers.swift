@@ -31,9 +31,10 @@ enum LoginHandlers {
             Sodium.passwordHash(
                 "decoy-\(Sodium.randomBytes(8).hexString)", memoryKiB: context.policy.password.argon2MemoryKiB,
                 iterations: context.policy.password.argon2Iterations) ?? ""
-        router.command("login", Login.self, sensitive: true) { session, command, effects in
-            try login(session, command, &effects, context, decoy: decoy)
-        }
+        router.command(
+            "login", Login.self, sensitive: true,
+            prepare: { command in try await prepareLogin(command, context, decoy: decoy) },
+            { session, command, effects in try login(session, command, &effects, context, decoy: decoy) })
         router.command("device.approve", ChallengeRef.self) { session, command, effects in
             try approve(session, command, &effects, context)
         }
@@ -68,6 +69,37 @@ enum LoginHandlers {
 
     // MARK: login
 
+    /// What `login`'s prepare step found: the stored hash it verified the password against (`nil`:
+    /// no such account, the decoy was verified instead) and the verdict.
+    struct PasswordCheck: Sendable {
+        var hash: String?
+        var verified: Bool
+    }
+
+    /// Verifies the password off the command loop, against the hash stored now; the handler uses
+    /// the verdict only if it reads the same hash under its row lock. A temporarily locked account
+    /// is answered without a check, so nothing is verified for it here either.
+    static func prepareLogin(_ command: Command<Login>, _ context: IdentityContext, decoy: String) async throws
+        -> PasswordCheck?
+    {
+        guard let phone = PhoneNumber.parse(command.data.phone) else { return nil }
+        let account = try await context.pool.run { session -> (hash: String, lockedUntil: Date?)? in
+            guard
+                let row = try session.query(
+                    """
+                    SELECT password_hash, locked_until FROM accounts
+                    WHERE phone = \(phone.e164) AND status <> 'deregistered'
+                    """
+                ).first
+            else { return nil }
+            return (try row.decode("password_hash"), try row.decode("locked_until"))
+        }
+        if let until = account?.lockedUntil, until > command.receivedAt { return nil }
+        let password = command.data.password
+        let verified = await ComputeLanes.shared.run { Sodium.passwordVerify(password, hash: account?.hash ?? decoy) }
+        return PasswordCheck(hash: account?.hash, verified: account != nil && verified)
+    }
+
     static func login(
         _ session: borrowing PostgresSession, _ command: Command<Login>, _ effects: inout MessageEffects,
         _ context: IdentityContext, decoy: String
@@ -88,7 +120,8 @@ enum LoginHandlers {
                 """
             ).first
         else {
-            _ = Sodium.passwordVerify(data.password, hash: decoy)
+            // Unless the prepare step verified (the decoy, or a hash that is gone now): same timing.
+            if command.prepared == nil { _ = Sodium.passwordVerify(data.password, hash: decoy) }
             return invalid
         }
         let accountID: String = try account.decode("id")
@@ -97,7 +130,14 @@ enum LoginHandlers {
                 .accountTemporarilyLocked, "too many failed sign-ins; try again later",
                 result: .object(["retryAfterSeconds": .int(Int64(until.timeIntervalSince(now).rounded(.up)))]))
         }
-        guard Sodium.passwordVerify(data.password, hash: try account.decode("password_hash")) else {
+        let stored: String = try account.decode("password_hash")
+        let verified =
+            if let check = command.prepared as? PasswordCheck, check.hash == stored {
+                check.verified
+            } else {
+                Sodium.passwordVerify(data.password, hash: stored)
+            }
+        guard verified else {
             return try failedLogin(
                 session, accountID: accountID, account: account, effects: &effects, policy: policy, now: now)
         }

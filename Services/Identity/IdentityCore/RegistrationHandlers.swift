@@ -9,6 +9,8 @@ struct IdentityContext: Sendable {
     var hashKey: [UInt8]
     /// `REGISTRAR_PII_KEY`: encrypts ID and card numbers at rest.
     var piiKey: [UInt8]
+    /// The service's pool, for the reads of `prepare` steps (outside the batch's transaction).
+    var pool: PostgresPool
 
     var registration: Policy.Registration { policy.registration }
 }
@@ -106,9 +108,10 @@ enum RegistrationHandlers {
         router.command("registration.verify_sms", VerifySMS.self) { session, command, effects in
             try verifySMS(session, command, context)
         }
-        router.command("registration.set_password", SetPassword.self) { session, command, effects in
-            try setPassword(session, command, context)
-        }
+        router.command(
+            "registration.set_password", SetPassword.self,
+            prepare: { command in try await prepareSetPassword(command, context) },
+            { session, command, _ in try setPassword(session, command, context) })
         router.command("registration.complete_profile", CompleteProfile.self) { session, command, effects in
             try completeProfile(session, command, &effects, context)
         }
@@ -273,9 +276,11 @@ enum RegistrationHandlers {
                 .passwordTooWeak,
                 "use at least \(policy.minLength) characters of more than one kind, not a common password")
         }
+        // Hashed before the transaction when the prepare step found the registration waiting for it.
         guard
-            let hash = Sodium.passwordHash(
-                command.data.password, memoryKiB: policy.argon2MemoryKiB, iterations: policy.argon2Iterations)
+            let hash = (command.prepared as? PreparedPasswordHash)?.hash
+                ?? Sodium.passwordHash(
+                    command.data.password, memoryKiB: policy.argon2MemoryKiB, iterations: policy.argon2Iterations)
         else { throw ConfigurationError(reason: "password hashing failed (out of memory?)") }
         try session.query(
             """
@@ -283,6 +288,36 @@ enum RegistrationHandlers {
             WHERE id = \(registration.id)::uuid
             """)
         return try .ok(Next(next: RegistrationStep.completeProfile.rawValue))
+    }
+
+    /// The Argon2id hash of a `set_password` command's password, computed before its transaction.
+    struct PreparedPasswordHash: Sendable {
+        var hash: String
+    }
+
+    /// Hashes the password off the command loop when the registration is waiting for one and the
+    /// password passes the rules (so a stray command costs no hash).
+    static func prepareSetPassword(_ command: Command<SetPassword>, _ context: IdentityContext) async throws
+        -> PreparedPasswordHash?
+    {
+        let id = command.data.registrationId
+        let policy = context.policy.password
+        guard UUID(uuidString: id) != nil, PasswordRules.check(command.data.password, policy: policy) else {
+            return nil
+        }
+        let waiting = try await context.pool.run { session in
+            try session.query(
+                """
+                SELECT 1 AS waiting FROM registrations
+                WHERE id = \(id)::uuid AND step = \(RegistrationStep.setPassword.rawValue)
+                """
+            ).first != nil
+        }
+        guard waiting else { return nil }
+        let password = command.data.password
+        return await ComputeLanes.shared.run {
+            Sodium.passwordHash(password, memoryKiB: policy.argon2MemoryKiB, iterations: policy.argon2Iterations)
+        }.map(PreparedPasswordHash.init)
     }
 
     // MARK: complete_profile
