@@ -184,6 +184,10 @@ def render(r):
     out.append(
         f"| PostgreSQL: the same statements for {pg['batch']} commands per transaction (the services' largest "
         f"batch), 1 connection — **the PostgreSQL limit** | {fmt(pg['batch_1']['tps'] * pg['batch'])} commands/s |")
+    if "batch_1_prepared" in pg:
+        out.append(
+            f"| PostgreSQL: same, with named prepared statements (not what the services send; for comparison) "
+            f"| {fmt(pg['batch_1_prepared']['tps'] * pg['batch'])} commands/s |")
     out.append(f"| Argon2id hashes/s on {lim['hash_threads']} threads (policy m, t) | {fmt(lim['hash_per_s'], 1)} /s |")
     out.append("")
     out.append("**Workloads** (rate = saturation, closed loop; latency = open loop at half that rate, "

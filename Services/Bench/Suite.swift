@@ -14,6 +14,32 @@ struct Suite {
     var phase: Duration { quick ? .seconds(2) : .seconds(10) }
     var warmup: Duration { quick ? .milliseconds(500) : .seconds(3) }
 
+    /// Messages per transaction of the command loops of `schemas` between `from` and `to`: inbox
+    /// rows ÷ distinct `received_at` (its default is `now()`, the start of the batch's transaction).
+    func meanBatch(_ db: PostgresConnection, schemas: [String], from: Date, to: Date) async -> Double? {
+        let counts = try? await db.run { session in
+            try session.query(
+                """
+                SELECT s, count(*) AS n, count(DISTINCT received_at) AS b FROM (
+                    SELECT 'identity' AS s, received_at FROM identity.inbox
+                    UNION ALL SELECT 'permissions', received_at FROM permissions.inbox
+                    UNION ALL SELECT 'binding', received_at FROM binding.inbox
+                    UNION ALL SELECT 'deregistration', received_at FROM deregistration.inbox
+                ) AS claims
+                WHERE received_at >= \(from) AND received_at < \(to) GROUP BY s
+                """
+            ).map {
+                (
+                    try $0.decode("s", as: String.self), try $0.decode("n", as: Int.self),
+                    try $0.decode("b", as: Int.self)
+                )
+            }
+        }
+        let mine = (counts ?? []).filter { schemas.contains($0.0) }
+        let batches = mine.map(\.2).reduce(0, +)
+        return batches > 0 ? Double(mine.map(\.1).reduce(0, +)) / Double(batches) : nil
+    }
+
     /// Runs everything and writes the JSON document to `out`.
     func run(out: String) async throws {
         var report: [String: Any] = ["quick": quick, "started": CloudEvent.timestamp(Date())]
@@ -111,8 +137,13 @@ struct Suite {
                 let load = Load(processes: processes, label: name)
                 await load.settle()
                 _ = await load.saturate(concurrency: concurrency, duration: warmup, operation: operation)
+                let from = Date()
                 let sat = await load.saturate(concurrency: concurrency, duration: phase, operation: operation)
                 var entry: [String: Any] = ["name": name, "service": service, "saturation": sat.json]
+                let schemas = service == "all" ? ["identity", "permissions", "binding", "deregistration"] : [service]
+                if let mean = await meanBatch(seedDB, schemas: schemas, from: from, to: Date()) {
+                    entry["batch_mean"] = mean
+                }
                 if fixed && sat.rate > 0 {
                     let half = max(1, sat.rate / 2)
                     let open = await load.fixedRate(half, duration: phase, operation: operation)
