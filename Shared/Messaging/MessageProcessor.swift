@@ -61,10 +61,10 @@ final class MessageProcessor: Service {
     func process(_ batch: [KafkaMessage]) async -> Bool {
         var backoff = Duration.milliseconds(50)
         let start = ContinuousClock.now
-        let prepared = await prepare(batch)
+        let incoming = await prepare(batch)
         while true {
             do {
-                let outcomes = try await handle(batch, prepared: prepared)
+                let outcomes = try await handle(incoming)
                 for _ in batch { FaultInjection.process.reached(.afterDatabaseCommit) }
                 for message in batch { try consumer.storeOffset(of: message) }
                 if outcomes.contains(where: \.wroteOutbox) { doorbell.ring() }
@@ -126,50 +126,74 @@ final class MessageProcessor: Service {
         }
     }
 
-    /// Runs the `prepare` steps of the batch's commands side by side (Argon2id on `ComputeLanes`);
-    /// the results line up with `batch`.
-    private func prepare(_ batch: [KafkaMessage]) async -> [(any Sendable)?] {
-        var prepared = [(any Sendable)?](repeating: nil, count: batch.count)
-        guard !router.preparations.isEmpty else { return prepared }
-        let commands = environment.topics.commands(service)
-        await withTaskGroup(of: (Int, (any Sendable)?).self) { group in
-            for (index, message) in batch.enumerated() where message.topic == commands {
-                guard case .success(let envelope) = decoder.envelope(message.value),
-                    let preparation = router.preparations[envelope.type]
-                else { continue }
-                let now = environment.clock.now()
-                group.addTask { (index, await preparation(message.value, envelope, now)) }
-            }
-            for await (index, value) in group { prepared[index] = value }
-        }
-        return prepared
+    /// A consumed message with what is known of it before the batch's transaction.
+    struct Incoming: Sendable {
+        var message: KafkaMessage
+        var isCommand: Bool
+        var envelope: Result<IncomingEnvelope, MalformedMessage>
+        /// Its handler: the envelope is good and the type known.
+        var handler: Router.Erased?
+        /// What its `prepare` step returned.
+        var prepared: (any Sendable)?
     }
 
-    /// Handles the batch in one transaction, in order.
-    private func handle(_ batch: [KafkaMessage], prepared: [(any Sendable)?]) async throws -> [Outcome] {
+    /// Decodes the batch's envelopes and runs the `prepare` steps of its commands side by side
+    /// (Argon2id on `ComputeLanes`).
+    private func prepare(_ batch: [KafkaMessage]) async -> [Incoming] {
+        let commands = environment.topics.commands(service)
+        var incoming = batch.map { message in
+            let isCommand = message.topic == commands
+            let envelope = decoder.envelope(message.value)
+            let handler = (try? envelope.get()).flatMap { (isCommand ? router.commands : router.events)[$0.type] }
+            return Incoming(message: message, isCommand: isCommand, envelope: envelope, handler: handler)
+        }
+        guard !router.preparations.isEmpty else { return incoming }
+        await withTaskGroup(of: (Int, (any Sendable)?).self) { group in
+            for (index, item) in incoming.enumerated() where item.isCommand {
+                guard case .success(let envelope) = item.envelope, let preparation = router.preparations[envelope.type]
+                else { continue }
+                let now = environment.clock.now()
+                group.addTask { (index, await preparation(item.message.value, envelope, now)) }
+            }
+            for await (index, value) in group { incoming[index].prepared = value }
+        }
+        return incoming
+    }
+
+    /// Handles the batch in one transaction, in order. The ids of the messages that have a handler
+    /// are claimed in the inbox first, in one statement; those not claimed now were seen before.
+    private func handle(_ batch: [Incoming]) async throws -> [Outcome] {
         try await pool.transaction { session in
+            let claims = batch.compactMap { item -> MessageStore.Claim? in
+                guard item.handler != nil, case .success(let envelope) = item.envelope else { return nil }
+                return MessageStore.Claim(
+                    messageID: envelope.id, topic: item.message.topic, partition: item.message.partition,
+                    offset: item.message.offset)
+            }
+            var fresh = try MessageStore.claim(session, consumer: self.consumerName, claims)
             var outcomes: [Outcome] = []
             outcomes.reserveCapacity(batch.count)
-            for (message, prepared) in zip(batch, prepared) {
-                outcomes.append(try self.handle(message, prepared: prepared, in: session))
+            for item in batch {
+                outcomes.append(try self.handle(item, fresh: &fresh, in: session))
             }
             return outcomes
         }
     }
 
-    private func handle(_ message: KafkaMessage, prepared: (any Sendable)?, in session: borrowing PostgresSession)
+    /// Handles one message of the batch; `fresh` holds the ids claimed for the batch and not yet
+    /// handled (an id twice in a batch is new the first time only).
+    private func handle(_ item: Incoming, fresh: inout Set<String>, in session: borrowing PostgresSession)
         throws -> Outcome
     {
-        let isCommand = message.topic == environment.topics.commands(service)
+        let (message, isCommand) = (item.message, item.isCommand)
         let envelope: IncomingEnvelope
-        switch decoder.envelope(message.value) {
+        switch item.envelope {
         case .failure(let malformed):
             return try deadLetter(session, message, malformed, reply: isCommand)
         case .success(let value):
             envelope = value
         }
-        let handlers = isCommand ? router.commands : router.events
-        guard let handler = handlers[envelope.type] else {
+        guard let handler = item.handler else {
             guard isCommand else { return Outcome(type: envelope.type, label: "ignored", wroteOutbox: false) }
             return try deadLetter(
                 session, message,
@@ -180,12 +204,12 @@ final class MessageProcessor: Service {
         }
         let now = environment.clock.now()
         let context = self.context(envelope: envelope, now: now)
-        if let stored = try MessageStore.claim(
-            session, consumer: consumerName, messageID: envelope.id, topic: message.topic,
-            partition: message.partition, offset: message.offset)
-        {
+        if fresh.remove(envelope.id) == nil {
             // Seen before: change nothing; a command gets its stored reply again.
-            guard isCommand, let stored = stored.reply, let payload = unsealReply(stored, id: envelope.id) else {
+            guard isCommand,
+                let stored = try MessageStore.storedReply(session, consumer: consumerName, messageID: envelope.id),
+                let payload = unsealReply(stored, id: envelope.id)
+            else {
                 return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: false)
             }
             try MessageStore.enqueue(
@@ -204,7 +228,7 @@ final class MessageProcessor: Service {
         try session.query("SAVEPOINT handler")
         let verdict: Router.HandlerOutcome
         do {
-            verdict = try handler(session, message.value, envelope, now, prepared, &effects)
+            verdict = try handler(session, message.value, envelope, now, item.prepared, &effects)
         } catch let error as PostgresError where error.isRetriable {
             throw error  // The whole batch is retried.
         } catch {

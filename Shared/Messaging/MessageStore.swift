@@ -4,6 +4,31 @@ import Postgres
 /// The runtime's tables in the service's own schema (found through `search_path`): `inbox`,
 /// `outbox` and `dead_letters` (created by `deploy/migrations`).
 enum MessageStore {
+    /// Claims the messages' ids for `consumer` in one statement; returns the ids that were new.
+    static func claim(_ session: borrowing PostgresSession, consumer: String, _ claims: [Claim]) throws -> Set<
+        String
+    > {
+        if claims.isEmpty { return [] }
+        let rows = try session.query(
+            """
+            INSERT INTO inbox (consumer, message_id, topic, partition, "offset")
+            SELECT \(consumer), m, t, p, o
+            FROM unnest(\(claims.map(\.messageID))::text[], \(claims.map(\.topic))::text[],
+                        \(claims.map(\.partition))::int[], \(claims.map(\.offset))::bigint[]) AS r(m, t, p, o)
+            ON CONFLICT DO NOTHING
+            RETURNING message_id
+            """)
+        return Set(try rows.map { try $0.decode("message_id", as: String.self) })
+    }
+
+    /// The reply kept for a message claimed before (`nil` for events, or when none was kept).
+    static func storedReply(_ session: borrowing PostgresSession, consumer: String, messageID: String) throws
+        -> String?
+    {
+        try session.query("SELECT reply FROM inbox WHERE consumer = \(consumer) AND message_id = \(messageID)")
+            .first?.decode("reply", as: String?.self)
+    }
+
     /// Claims `messageID` for `consumer`. Returns `nil` when new, else the stored reply (which may
     /// itself be `nil` for events).
     static func claim(
@@ -17,10 +42,7 @@ enum MessageStore {
             ON CONFLICT DO NOTHING
             """)
         if inserted.affectedRows == 1 { return nil }
-        let row = try session.query(
-            "SELECT reply FROM inbox WHERE consumer = \(consumer) AND message_id = \(messageID)"
-        ).first
-        return StoredOutcome(reply: try row?.decode("reply", as: String?.self))
+        return StoredOutcome(reply: try storedReply(session, consumer: consumer, messageID: messageID))
     }
 
     /// Appends messages to the outbox, in order, and keeps `reply` in the inbox row of the message
@@ -94,6 +116,14 @@ enum MessageStore {
                 key = CASE WHEN sensitive THEN NULL ELSE key END
             WHERE seq = ANY(\(seqs)::bigint[])
             """)
+    }
+
+    /// A message id to claim, with where the message was read.
+    struct Claim {
+        var messageID: String
+        var topic: String
+        var partition: Int32
+        var offset: Int64
     }
 
     /// One serialized outbox row.

@@ -116,6 +116,11 @@ extension Int64: PostgresArrayElement {
     public var arrayLiteralText: String { String(self) }
 }
 
+extension Int32: PostgresArrayElement {
+    /// Decimal digits.
+    public var arrayLiteralText: String { String(self) }
+}
+
 extension Bool: PostgresArrayElement {
     /// `t` or `f`.
     public var arrayLiteralText: String { self ? "t" : "f" }
