@@ -171,25 +171,41 @@ final class MessageProcessor: Service {
                     offset: item.message.offset)
             }
             var fresh = try MessageStore.claim(session, consumer: self.consumerName, claims)
+            var writes = Writes()
             var outcomes: [Outcome] = []
             outcomes.reserveCapacity(batch.count)
             for item in batch {
-                outcomes.append(try self.handle(item, fresh: &fresh, in: session))
+                outcomes.append(try self.handle(item, fresh: &fresh, into: &writes, in: session))
             }
+            try writes.flush(session)
             return outcomes
+        }
+    }
+
+    /// The outbox rows and kept replies of a batch, in order, written in one statement before its
+    /// commit. Writing them last changes nothing a savepoint could undo: a message's rows are
+    /// decided once its handler returned.
+    struct Writes {
+        var rows: [MessageStore.OutboxRow] = []
+        var replies: [MessageStore.KeptReply] = []
+        /// Replies kept by this batch so far, by message id (a re-sent command in the same batch).
+        var kept: [String: String] = [:]
+
+        func flush(_ session: borrowing PostgresSession) throws {
+            try MessageStore.enqueue(session, rows, keeping: replies)
         }
     }
 
     /// Handles one message of the batch; `fresh` holds the ids claimed for the batch and not yet
     /// handled (an id twice in a batch is new the first time only).
-    private func handle(_ item: Incoming, fresh: inout Set<String>, in session: borrowing PostgresSession)
-        throws -> Outcome
-    {
+    private func handle(
+        _ item: Incoming, fresh: inout Set<String>, into writes: inout Writes, in session: borrowing PostgresSession
+    ) throws -> Outcome {
         let (message, isCommand) = (item.message, item.isCommand)
         let envelope: IncomingEnvelope
         switch item.envelope {
         case .failure(let malformed):
-            return try deadLetter(session, message, malformed, reply: isCommand)
+            return try deadLetter(session, message, malformed, reply: isCommand, into: &writes)
         case .success(let value):
             envelope = value
         }
@@ -200,25 +216,23 @@ final class MessageProcessor: Service {
                 MalformedMessage(
                     code: .malformed, reason: "unknown_type", field: "type", messageID: envelope.id,
                     correlationID: envelope.correlationid),
-                reply: true)
+                reply: true, into: &writes)
         }
         let now = environment.clock.now()
         let context = self.context(envelope: envelope, now: now)
         if fresh.remove(envelope.id) == nil {
             // Seen before: change nothing; a command gets its stored reply again.
             guard isCommand,
-                let stored = try MessageStore.storedReply(session, consumer: consumerName, messageID: envelope.id),
+                let stored = try writes.kept[envelope.id]
+                    ?? MessageStore.storedReply(session, consumer: consumerName, messageID: envelope.id),
                 let payload = unsealReply(stored, id: envelope.id)
             else {
                 return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: false)
             }
-            try MessageStore.enqueue(
-                session,
-                [
-                    MessageStore.OutboxRow(
-                        topic: context.topics.replies, key: envelope.id, messageID: envelope.id + ":reply",
-                        payload: payload, sensitive: stored.hasPrefix(Self.sealedPrefix))
-                ])
+            writes.rows.append(
+                MessageStore.OutboxRow(
+                    topic: context.topics.replies, key: envelope.id, messageID: envelope.id + ":reply",
+                    payload: payload, sensitive: stored.hasPrefix(Self.sealedPrefix)))
             return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: true)
         }
         var effects = context
@@ -237,25 +251,26 @@ final class MessageProcessor: Service {
             try session.query("ROLLBACK TO SAVEPOINT handler")
             environment.logger.error(
                 "handler failed", metadata: ["error": "\(error)", "kafka.offset": "\(message.offset)"])
-            try recordDeadLetter(session, message, .handlerError(envelope))
-            if isCommand { try reply(session, .handlerError, to: envelope, now: now) }
+            try recordDeadLetter(session, message, .handlerError(envelope), into: &writes)
+            if isCommand { try reply(.handlerError, to: envelope, now: now, into: &writes) }
             return Outcome(type: envelope.type, label: "handler_error", wroteOutbox: true)
         }
         switch verdict {
         case .refused(let reply):
             try session.query("ROLLBACK TO SAVEPOINT handler")
-            try self.reply(session, reply, to: envelope, now: now)
+            try self.reply(reply, to: envelope, now: now, into: &writes)
             return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
         case .none:
-            try MessageStore.enqueue(session, effects.outgoing)
+            writes.rows += effects.outgoing.map(MessageStore.OutboxRow.init)
             return Outcome(type: envelope.type, label: "ok", wroteOutbox: !effects.outgoing.isEmpty)
         case .reply(let reply):
-            try self.reply(session, reply, to: envelope, now: now, after: effects.outgoing)
+            writes.rows += effects.outgoing.map(MessageStore.OutboxRow.init)
+            try self.reply(reply, to: envelope, now: now, into: &writes)
             return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
         case .malformed(let malformed):
             try session.query("ROLLBACK TO SAVEPOINT handler")
-            try recordDeadLetter(session, message, malformed)
-            if isCommand { try reply(session, malformed.reply, to: envelope, now: now) }
+            try recordDeadLetter(session, message, malformed, into: &writes)
+            if isCommand { try reply(malformed.reply, to: envelope, now: now, into: &writes) }
             return Outcome(type: envelope.type, label: "malformed", wroteOutbox: true)
         }
     }
@@ -264,21 +279,19 @@ final class MessageProcessor: Service {
         MessageEffects(service: service, topics: environment.topics, now: now, causation: envelope)
     }
 
-    /// Writes the reply to the outbox after the handler's `effects` and keeps it in the inbox for
-    /// re-sent commands, in one statement. The reply of a sensitive command (it may carry a session
-    /// token) is kept sealed, and its outbox copy is blanked once sent.
-    private func reply(
-        _ session: borrowing PostgresSession, _ reply: Reply, to envelope: IncomingEnvelope, now: Date,
-        after effects: [OutboxMessage] = []
-    ) throws {
+    /// Queues the reply for the outbox and keeps it for the inbox (re-sent commands). The reply of
+    /// a sensitive command (it may carry a session token) is kept sealed, and its outbox copy is
+    /// blanked once sent.
+    private func reply(_ reply: Reply, to envelope: IncomingEnvelope, now: Date, into writes: inout Writes) throws {
         let event = CloudEvent(
             source: service.source, type: "registrar.reply", time: now, inreplyto: envelope.id,
             correlationid: envelope.correlationid, data: try JSONValue(encoding: reply))
         let payload = event.encoded()
         let sensitive = router.sensitiveCommands.contains(envelope.type)
-        let row = MessageStore.OutboxRow(
-            topic: environment.topics.replies, key: envelope.id, messageID: event.id, payload: payload,
-            sensitive: sensitive)
+        writes.rows.append(
+            MessageStore.OutboxRow(
+                topic: environment.topics.replies, key: envelope.id, messageID: event.id, payload: payload,
+                sensitive: sensitive))
         let stored: String?
         if !sensitive {
             stored = String(decoding: payload, as: UTF8.self)
@@ -290,9 +303,10 @@ final class MessageProcessor: Service {
         } else {
             stored = nil  // Without a key the reply is not kept: a re-send is ignored instead of answered.
         }
-        try MessageStore.enqueue(
-            session, effects.map(MessageStore.OutboxRow.init) + [row],
-            keeping: stored.map { MessageStore.KeptReply(consumer: consumerName, messageID: envelope.id, reply: $0) })
+        if let stored {
+            writes.replies.append(MessageStore.KeptReply(consumer: consumerName, messageID: envelope.id, reply: stored))
+            writes.kept[envelope.id] = stored
+        }
     }
 
     /// Marks a sealed stored reply.
@@ -308,7 +322,8 @@ final class MessageProcessor: Service {
 
     /// Dead-letters a message refused before any handler, answering it when an id could be read.
     private func deadLetter(
-        _ session: borrowing PostgresSession, _ message: KafkaMessage, _ malformed: MalformedMessage, reply: Bool
+        _ session: borrowing PostgresSession, _ message: KafkaMessage, _ malformed: MalformedMessage, reply: Bool,
+        into writes: inout Writes
     ) throws -> Outcome {
         environment.logger.notice(
             "message dead-lettered",
@@ -317,7 +332,7 @@ final class MessageProcessor: Service {
                 "kafka.offset": "\(message.offset)", "reason": "\(malformed.reason)",
                 "field": "\(malformed.field ?? "")",
             ])
-        guard try recordDeadLetter(session, message, malformed) else {
+        guard try recordDeadLetter(session, message, malformed, into: &writes) else {
             return Outcome(type: "malformed", label: "duplicate", wroteOutbox: false)
         }
         if reply, let id = malformed.messageID,
@@ -327,7 +342,7 @@ final class MessageProcessor: Service {
         {
             let envelope = IncomingEnvelope(
                 specversion: "1.0", id: id, source: "", type: "", correlationid: malformed.correlationID)
-            try self.reply(session, malformed.reply, to: envelope, now: environment.clock.now())
+            try self.reply(malformed.reply, to: envelope, now: environment.clock.now(), into: &writes)
         }
         return Outcome(type: "malformed", label: malformed.reason, wroteOutbox: true)
     }
@@ -339,24 +354,25 @@ final class MessageProcessor: Service {
         guard case .success(let envelope) = decoder.envelope(message.value) else { return }
         let now = environment.clock.now()
         try await pool.transaction { session in
-            guard try self.recordDeadLetter(session, message, .handlerError(envelope)) else { return }
+            var writes = Writes()
+            guard try self.recordDeadLetter(session, message, .handlerError(envelope), into: &writes) else { return }
             if isCommand,
                 try MessageStore.claim(
                     session, consumer: self.consumerName, messageID: envelope.id, topic: message.topic,
                     partition: message.partition, offset: message.offset) == nil
             {
-                try self.reply(session, .handlerError, to: envelope, now: now)
+                try self.reply(.handlerError, to: envelope, now: now, into: &writes)
             }
+            try writes.flush(session)
         }
     }
 
     /// Records the dead letter and queues its `registrar.deadletter` event; false if recorded before.
     @discardableResult
     private func recordDeadLetter(
-        _ session: borrowing PostgresSession, _ message: KafkaMessage, _ malformed: MalformedMessage
-    )
-        throws -> Bool
-    {
+        _ session: borrowing PostgresSession, _ message: KafkaMessage, _ malformed: MalformedMessage,
+        into writes: inout Writes
+    ) throws -> Bool {
         guard
             try MessageStore.recordDeadLetter(
                 session, topic: message.topic, partition: message.partition, offset: message.offset,
@@ -371,16 +387,13 @@ final class MessageProcessor: Service {
         let event = CloudEvent(
             source: service.source, type: "registrar.deadletter", time: environment.clock.now(),
             data: try JSONValue(encoding: letter))
-        try MessageStore.enqueue(
-            session,
-            [
-                MessageStore.OutboxRow(
-                    topic: environment.topics.deadLetter, key: message.key.map { String(decoding: $0, as: UTF8.self) },
-                    messageID: event.id, payload: event.encoded(),
-                    // The original may hold anything a client sent (a password, a card number): the
-                    // dead-letter topic keeps it, the outbox does not once it is sent.
-                    sensitive: true)
-            ])
+        writes.rows.append(
+            MessageStore.OutboxRow(
+                topic: environment.topics.deadLetter, key: message.key.map { String(decoding: $0, as: UTF8.self) },
+                messageID: event.id, payload: event.encoded(),
+                // The original may hold anything a client sent (a password, a card number): the
+                // dead-letter topic keeps it, the outbox does not once it is sent.
+                sensitive: true))
         return true
     }
 }

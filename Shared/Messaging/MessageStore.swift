@@ -45,11 +45,11 @@ enum MessageStore {
         return StoredOutcome(reply: try storedReply(session, consumer: consumer, messageID: messageID))
     }
 
-    /// Appends messages to the outbox, in order, and keeps `reply` in the inbox row of the message
-    /// that caused them: one statement (one round trip), however many rows.
-    static func enqueue(_ session: borrowing PostgresSession, _ rows: [OutboxRow], keeping reply: KeptReply? = nil)
-        throws
-    {
+    /// Appends messages to the outbox, in order, and keeps replies in the inbox rows of the
+    /// messages they answer: one statement (one round trip), however many rows.
+    static func enqueue(
+        _ session: borrowing PostgresSession, _ rows: [OutboxRow], keeping replies: [KeptReply] = []
+    ) throws {
         var statement: PostgresQuery = """
             INSERT INTO outbox (message_id, topic, key, payload, sensitive)
             SELECT m, t, k, p, s
@@ -58,12 +58,18 @@ enum MessageStore {
                  WITH ORDINALITY AS r(m, t, k, p, s, n)
             ORDER BY n
             """
-        if let reply {
+        if !replies.isEmpty {
             let n = statement.binds.count
-            statement.sql =
-                "WITH queued AS (\(statement.sql)) UPDATE inbox SET reply = $\(n + 1) "
-                + "WHERE consumer = $\(n + 2) AND message_id = $\(n + 3)"
-            statement.binds += [reply.reply, reply.consumer, reply.messageID]
+            statement.sql = """
+                WITH queued AS (\(statement.sql))
+                UPDATE inbox SET reply = kept.reply
+                FROM unnest($\(n + 1)::text[], $\(n + 2)::text[], $\(n + 3)::text[]) AS kept(consumer, message_id, reply)
+                WHERE inbox.consumer = kept.consumer AND inbox.message_id = kept.message_id
+                """
+            statement.binds += [
+                replies.map(\.consumer).postgresText, replies.map(\.messageID).postgresText,
+                replies.map(\.reply).postgresText,
+            ]
         } else if rows.isEmpty {
             return
         }
