@@ -66,7 +66,7 @@ struct IdentityClient {
     /// An IP in China, daytime-neutral unless told otherwise.
     static func ip(
         _ address: String = "10.\(Int.random(in: 0...255)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))",
-        proxy: Bool = false, country: String = "CN", timezone: String = "UTC"
+        proxy: Bool = false, country: String = "CN", timezone: String = zone(localHour: 12)
     ) -> JSONValue {
         .object([
             "address": .string(address), "proxy": .bool(proxy), "country": .string(country),

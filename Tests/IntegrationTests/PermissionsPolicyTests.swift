@@ -27,15 +27,23 @@ struct PermissionsPolicyTests {
             #expect(!"\(changed.data["before"] ?? .null)".contains("contact.external.add"))
 
             // Three adds a day: start right after a day boundary, use them up, wait for the next day.
+            // The four checks must fall into one 5-second day; on a loaded machine they may not, and
+            // then the next day starts afresh (at most three tries).
             let dayLength = 5.0
-            let now = Date().timeIntervalSince1970 + 8 * 3600
-            try await Task.sleep(
-                for: .milliseconds(Int((dayLength - now.truncatingRemainder(dividingBy: dayLength)) * 1000) + 50))
-            for left in [2, 1, 0] {
-                let add = try await permissions.check(account, "contact.external.add")
+            var answers: [(allowed: Bool, reason: String, limits: JSONValue)] = []
+            for _ in 0..<3 {
+                let now = Date().timeIntervalSince1970 + 8 * 3600
+                try await Task.sleep(
+                    for: .milliseconds(Int((dayLength - now.truncatingRemainder(dividingBy: dayLength)) * 1000) + 50))
+                let dayStarted = Date()
+                answers = []
+                for _ in 0..<4 { answers.append(try await permissions.check(account, "contact.external.add")) }
+                if Date().timeIntervalSince(dayStarted) < dayLength - 0.1 { break }
+            }
+            for (add, left) in zip(answers, [2, 1, 0]) {
                 #expect(add.allowed && add.limits["remainingToday"] == .int(Int64(left)))
             }
-            #expect(try await permissions.check(account, "contact.external.add").reason == "quota")
+            #expect(answers.last?.reason == "quota")
             try await Task.sleep(for: .seconds(5))
             #expect(try await permissions.check(account, "contact.external.add").allowed)
         }
