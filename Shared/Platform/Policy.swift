@@ -274,8 +274,9 @@ extension Policy {
             throw PolicyError(reason: "policy file is not JSON: \(error.localizedDescription)")
         }
         let merged = try merge(file, over: defaults, path: "")
+        let policy: Policy
         do {
-            return try JSONDecoder().decode(Policy.self, from: JSONSerialization.data(withJSONObject: merged))
+            policy = try JSONDecoder().decode(Policy.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch let DecodingError.dataCorrupted(context) {
             throw PolicyError(
                 reason: "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
@@ -283,6 +284,12 @@ extension Policy {
             throw PolicyError(
                 reason: "\(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
         }
+        // One savepoint per message: more than PostgreSQL's 64 cached subtransactions per backend
+        // would slow every other session's snapshots.
+        guard (1...64).contains(policy.runtime.consumeBatchSize) else {
+            throw PolicyError(reason: "runtime.consumeBatchSize must be between 1 and 64")
+        }
+        return policy
     }
 
     /// The defaults as pretty JSON with sorted keys (the content of `deploy/policy.json`).

@@ -38,6 +38,12 @@ import Testing
         #expect(throws: PolicyError.self) { try Policy.merged(overrides: Data(#"{"sms": {"validity": "soon"}}"#.utf8)) }
         #expect(throws: PolicyError.self) { try Policy.merged(overrides: Data(#"{"sms": 5}"#.utf8)) }
         #expect(throws: PolicyError.self) { try Policy.merged(overrides: Data("not json".utf8)) }
+        #expect(throws: PolicyError.self) {
+            try Policy.merged(overrides: Data(#"{"runtime": {"consumeBatchSize": 65}}"#.utf8))
+        }
+        #expect(throws: PolicyError.self) {
+            try Policy.merged(overrides: Data(#"{"runtime": {"consumeBatchSize": 0}}"#.utf8))
+        }
     }
 
     @Test(arguments: [
