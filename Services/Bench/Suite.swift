@@ -11,7 +11,7 @@ struct Suite {
     let quick: Bool
 
     /// Seconds per measured phase, and of each warm-up.
-    var phase: Duration { quick ? .milliseconds(1500) : .seconds(10) }
+    var phase: Duration { quick ? .milliseconds(1250) : .seconds(10) }
     var warmup: Duration { quick ? .milliseconds(500) : .seconds(3) }
 
     /// Messages per transaction of the command loops of `schemas` between `from` and `to`: inbox
