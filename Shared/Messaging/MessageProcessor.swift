@@ -55,8 +55,9 @@ final class MessageProcessor: Service {
     }
 
     /// Processes `batch` until its outcome is committed, waiting out database outages; false when
-    /// it stopped without (shutdown, or the offsets could not be stored). A batch whose
-    /// transaction fails for another reason is taken apart: each message alone, in order.
+    /// it stopped without storing the offsets (a shutdown: nothing was committed; or the offset
+    /// store failed: everything was). A batch whose transaction fails for another reason is taken
+    /// apart: each message alone, in order.
     @discardableResult
     func process(_ batch: [KafkaMessage]) async -> Bool {
         var backoff = Duration.milliseconds(50)
@@ -85,7 +86,9 @@ final class MessageProcessor: Service {
                     "batch failed, handling its messages one by one",
                     metadata: ["error": "\(error)", "messages": "\(batch.count)"])
                 for message in batch {
-                    guard await process([message]) else { return false }
+                    // A message whose offset could not be stored was still committed: go on. Only
+                    // a shutdown stops here (the rest is redelivered after the restart).
+                    if await !process([message]) && Task.isShuttingDownGracefully { return false }
                 }
                 return true
             } catch {
