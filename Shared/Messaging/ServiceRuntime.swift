@@ -9,7 +9,7 @@ public let registrarVersion = "0.1.0"
 
 /// Starts a service process: configuration from the environment, policy, database pool, producer,
 /// outbox relay, the command loop with the built-in `system.ping`, and graceful shutdown on SIGTERM
-/// (stop taking messages, finish the one in flight, commit offsets, publish the outbox, exit 0).
+/// (stop taking messages, finish the batch in flight, commit offsets, publish the outbox, exit 0).
 public enum ServiceRuntime {
     /// Runs `service` until SIGTERM or SIGINT. `configure` registers the service's handlers and
     /// returns its periodic tasks (sweeps, expiries).

@@ -8,7 +8,8 @@ import Synchronization
 public final class FaultInjection: Sendable {
     /// The places a crash is injected.
     public enum Point: String, Sendable {
-        /// A message's PostgreSQL transaction committed; its offset is not stored yet.
+        /// A batch's PostgreSQL transaction committed; its offsets are not stored yet (reached once
+        /// per message of the batch).
         case afterDatabaseCommit = "after_db_commit"
         /// The relay's batch reached the broker; its outbox rows are not marked sent yet.
         case afterPublish = "after_publish"
