@@ -338,16 +338,23 @@ final class MessageProcessor: Service {
         guard try recordDeadLetter(session, message, malformed, into: &writes) else {
             return Outcome(type: "malformed", label: "duplicate", wroteOutbox: false)
         }
-        if reply, let id = malformed.messageID,
-            try MessageStore.claim(
-                session, consumer: consumerName, messageID: id, topic: message.topic, partition: message.partition,
-                offset: message.offset) == nil
-        {
+        if reply, let id = malformed.messageID, try claim(session, id, of: message) {
             let envelope = IncomingEnvelope(
                 specversion: "1.0", id: id, source: "", type: "", correlationid: malformed.correlationID)
             try self.reply(malformed.reply, to: envelope, now: environment.clock.now(), into: &writes)
         }
         return Outcome(type: "malformed", label: malformed.reason, wroteOutbox: true)
+    }
+
+    /// Claims one message's id outside a batch's claim; true when it was new.
+    private func claim(_ session: borrowing PostgresSession, _ id: String, of message: KafkaMessage) throws -> Bool {
+        try MessageStore.claim(
+            session, consumer: consumerName,
+            [
+                MessageStore.Claim(
+                    messageID: id, topic: message.topic, partition: message.partition, offset: message.offset)
+            ]
+        ).contains(id)
     }
 
     /// Dead-letters a well-formed message whose batch failed for good even alone (its own
@@ -359,11 +366,7 @@ final class MessageProcessor: Service {
         try await pool.transaction { session in
             var writes = Writes()
             guard try self.recordDeadLetter(session, message, .handlerError(envelope), into: &writes) else { return }
-            if isCommand,
-                try MessageStore.claim(
-                    session, consumer: self.consumerName, messageID: envelope.id, topic: message.topic,
-                    partition: message.partition, offset: message.offset) == nil
-            {
+            if isCommand, try self.claim(session, envelope.id, of: message) {
                 try self.reply(.handlerError, to: envelope, now: now, into: &writes)
             }
             try writes.flush(session)

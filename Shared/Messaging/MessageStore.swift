@@ -29,22 +29,6 @@ enum MessageStore {
             .first?.decode("reply", as: String?.self)
     }
 
-    /// Claims `messageID` for `consumer`. Returns `nil` when new, else the stored reply (which may
-    /// itself be `nil` for events).
-    static func claim(
-        _ session: borrowing PostgresSession, consumer: String, messageID: String, topic: String, partition: Int32,
-        offset: Int64
-    ) throws -> StoredOutcome? {
-        let inserted = try session.query(
-            """
-            INSERT INTO inbox (consumer, message_id, topic, partition, "offset")
-            VALUES (\(consumer), \(messageID), \(topic), \(partition), \(offset))
-            ON CONFLICT DO NOTHING
-            """)
-        if inserted.affectedRows == 1 { return nil }
-        return StoredOutcome(reply: try storedReply(session, consumer: consumer, messageID: messageID))
-    }
-
     /// Appends messages to the outbox, in order, and keeps replies in the inbox rows of the
     /// messages they answer: one statement (one round trip), however many rows.
     static func enqueue(
@@ -160,10 +144,6 @@ enum MessageStore {
         var consumer: String
         var messageID: String
         var reply: String
-    }
-
-    struct StoredOutcome {
-        var reply: String?
     }
 
     struct PendingMessage: Sendable {
