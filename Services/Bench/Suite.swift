@@ -140,7 +140,7 @@ struct Suite {
                 let from = Date()
                 let sat = await load.saturate(concurrency: concurrency, duration: phase, operation: operation)
                 var entry: [String: Any] = ["name": name, "service": service, "saturation": sat.json]
-                let schemas = service == "all" ? ["identity", "permissions", "binding", "deregistration"] : [service]
+                let schemas = service == "all" ? RegistrarService.allCases.map(\.schema) : [service]
                 if let mean = await meanBatch(seedDB, schemas: schemas, from: from, to: Date()) {
                     entry["batch_mean"] = mean
                 }

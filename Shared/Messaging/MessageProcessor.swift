@@ -191,8 +191,9 @@ final class MessageProcessor: Service {
     struct Writes {
         var rows: [MessageStore.OutboxRow] = []
         var replies: [MessageStore.KeptReply] = []
-        /// Replies kept by this batch so far, by message id (a re-sent command in the same batch).
-        var kept: [String: String] = [:]
+
+        /// The reply this batch kept for `id` (a command re-sent within the same batch).
+        func kept(_ id: String) -> String? { replies.last { $0.messageID == id }?.reply }
 
         func flush(_ session: borrowing PostgresSession) throws {
             try MessageStore.enqueue(session, rows, keeping: replies)
@@ -226,7 +227,7 @@ final class MessageProcessor: Service {
         if fresh.remove(envelope.id) == nil {
             // Seen before: change nothing; a command gets its stored reply again.
             guard isCommand,
-                let stored = try writes.kept[envelope.id]
+                let stored = try writes.kept(envelope.id)
                     ?? MessageStore.storedReply(session, consumer: consumerName, messageID: envelope.id),
                 let payload = unsealReply(stored, id: envelope.id)
             else {
@@ -308,7 +309,6 @@ final class MessageProcessor: Service {
         }
         if let stored {
             writes.replies.append(MessageStore.KeptReply(consumer: consumerName, messageID: envelope.id, reply: stored))
-            writes.kept[envelope.id] = stored
         }
     }
 
