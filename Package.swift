@@ -13,10 +13,12 @@ let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "sw
 func service(_ name: String, executable: String) -> [Target] {
     [
         .target(
-            name: "\(name)Core", dependencies: ["Messaging", "Platform", "Postgres", "Kafka", log, metrics, lifecycle],
+            name: "\(name)Core",
+            dependencies: ["Messaging", "Directory", "Contract", "Platform", "Postgres", log, metrics, lifecycle],
             path: "Services/\(name)/\(name)Core", swiftSettings: settings),
         .executableTarget(
-            name: executable, dependencies: [.target(name: "\(name)Core"), "Messaging", "Platform", log, lifecycle],
+            name: executable,
+            dependencies: [.target(name: "\(name)Core"), "Messaging", "Contract", "Platform", log, lifecycle],
             path: "Services/\(name)/Main", swiftSettings: settings),
     ]
 }
@@ -52,41 +54,48 @@ let package = Package(
         .target(
             name: "Platform", dependencies: ["CSodium", log, metrics], path: "Shared/Platform",
             swiftSettings: settings),
+        .target(name: "Contract", path: "Shared/Contract", swiftSettings: settings),
         .target(
-            name: "Messaging", dependencies: ["Kafka", "Postgres", "Platform", log, metrics, lifecycle],
+            name: "Messaging", dependencies: ["Contract", "Kafka", "Postgres", "Platform", log, metrics, lifecycle],
             path: "Shared/Messaging", swiftSettings: settings),
+        .target(
+            name: "Directory", dependencies: ["Contract", "Messaging", "Postgres", "Platform"],
+            path: "Shared/Directory", swiftSettings: settings),
         .executableTarget(
             name: "registrar",
             dependencies: [
-                "Messaging", "Platform", "Postgres", "Kafka", log,
+                "Messaging", "Contract", "Directory", "Platform", "Postgres", "Kafka", log,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/CLI", swiftSettings: settings),
         .executableTarget(
             name: "registrar-bench",
             dependencies: [
-                "Messaging", "Platform", "Postgres", "Kafka", log,
+                "Messaging", "Contract", "Directory", "Platform", "Postgres", "Kafka", log,
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Services/Bench", swiftSettings: settings),
         .target(
-            name: "TestSupport", dependencies: ["Messaging", "Platform", "Postgres", "Kafka", log],
+            name: "TestSupport", dependencies: ["Messaging", "Contract", "Platform", "Postgres", "Kafka", log],
             path: "Tests/Support", swiftSettings: settings),
         .testTarget(
-            name: "SharedTests", dependencies: ["Messaging", "Platform", "Postgres", "Kafka", "TestSupport"],
+            name: "SharedTests",
+            dependencies: ["Messaging", "Contract", "Directory", "Platform", "Postgres", "Kafka", "TestSupport"],
             path: "Tests/SharedTests", swiftSettings: settings),
         .testTarget(
-            name: "IdentityTests", dependencies: ["IdentityCore", "Messaging", "Platform", "TestSupport"],
+            name: "IdentityTests", dependencies: ["IdentityCore", "Contract", "Messaging", "Platform", "TestSupport"],
             path: "Tests/IdentityTests", swiftSettings: settings),
         .testTarget(
-            name: "PermissionsTests", dependencies: ["PermissionsCore", "Platform"],
+            name: "PermissionsTests", dependencies: ["PermissionsCore", "Contract", "Platform"],
             path: "Tests/PermissionsTests", swiftSettings: settings),
         .testTarget(
-            name: "BindingTests", dependencies: ["BindingCore", "Platform"], path: "Tests/BindingTests",
+            name: "BindingTests", dependencies: ["BindingCore", "Contract", "Platform"], path: "Tests/BindingTests",
             swiftSettings: settings),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Messaging", "Platform", "Postgres", "Kafka", "TestSupport", "IdentityCore"],
+            dependencies: [
+                "Messaging", "Contract", "Directory", "Platform", "Postgres", "Kafka", "TestSupport", "IdentityCore",
+            ],
             path: "Tests/IntegrationTests", swiftSettings: settings),
     ]
         + service("Identity", executable: "registrar-identity")

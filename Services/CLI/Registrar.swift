@@ -1,4 +1,5 @@
 import ArgumentParser
+import Contract
 import Foundation
 import Kafka
 import Logging
@@ -64,7 +65,7 @@ struct Context {
             sessionTimeoutMs: configuration.sessionTimeoutMs)
     }
 
-    var topics: Messaging.Topics { Messaging.Topics(prefix: configuration.topicPrefix) }
+    var topics: Contract.Topics { Contract.Topics(prefix: configuration.topicPrefix) }
 
     func client() throws -> RegistrarClient {
         try RegistrarClient(configuration: kafka, topics: topics, logger: logger)

@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 
 /// A CloudEvents 1.0 event in structured JSON mode, as Registrar writes it (replies, events, SMS

@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 
 /// Why an incoming message was refused before any handler saw it.

@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Logging
 import Platform
@@ -26,9 +27,9 @@ public struct MessageEffects: Sendable {
     let causation: IncomingEnvelope
 
     /// Publishes event `type` about `subject` (an accountId) on the service's event topic.
-    public mutating func emit(_ type: String, subject: String, data: some Encodable) throws {
+    public mutating func emit(_ type: EventType, subject: String, data: some Encodable) throws {
         let event = CloudEvent(
-            source: service.source, type: type, time: now, subject: subject,
+            source: service.source, type: type.rawValue, time: now, subject: subject,
             correlationid: causation.correlationid ?? causation.id, causationid: causation.id,
             data: try JSONValue(encoding: data))
         outgoing.append(OutboxMessage(topic: topics.events(service), key: subject, event: event))
@@ -37,10 +38,10 @@ public struct MessageEffects: Sendable {
     /// Publishes a message on another topic (e.g. `notifications.sms`), keyed by `key`. A
     /// `sensitive` message (one carrying a code) has its outbox copy blanked once it was sent.
     public mutating func publish(
-        topic base: String, key: String, type: String, data: some Encodable, sensitive: Bool = false
+        topic base: String, key: String, type: EventType, data: some Encodable, sensitive: Bool = false
     ) throws {
         let event = CloudEvent(
-            source: service.source, type: type, time: now, correlationid: causation.correlationid ?? causation.id,
+            source: service.source, type: type.rawValue, time: now, correlationid: causation.correlationid ?? causation.id,
             causationid: causation.id, data: try JSONValue(encoding: data))
         outgoing.append(OutboxMessage(topic: topics.name(base), key: key, event: event, sensitive: sensitive))
     }
@@ -187,13 +188,13 @@ public struct Router: Sendable {
 
     /// Handles event `type` from another service's event topic `topic` (base name).
     public mutating func event<Payload: Decodable & Sendable>(
-        _ type: String, on topic: String, _ payload: Payload.Type,
+        _ type: EventType, on topic: String, _ payload: Payload.Type,
         _ handler:
             @escaping @Sendable (borrowing PostgresSession, Command<Payload>, inout MessageEffects) throws -> Void
     ) {
         eventTopics.insert(topic)
         let decoder = self.decoder
-        events[type] = { session, bytes, envelope, now, _, effects in
+        events[type.rawValue] = { session, bytes, envelope, now, _, effects in
             switch decoder.data(Payload.self, from: bytes, envelope: envelope) {
             case .failure(let malformed): return .malformed(malformed)
             case .success(let data):

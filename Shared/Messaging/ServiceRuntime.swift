@@ -1,3 +1,4 @@
+import Contract
 import Kafka
 import Logging
 import Platform

@@ -7,7 +7,7 @@ import Testing
     let policy = Policy().registration
 
     func device(
-        _ platform: IdentityCore.Platform, os: String = "17.2", chip: String? = "A12 Bionic", ramMB: Int? = 4096,
+        _ platform: DevicePlatform, os: String = "17.2", chip: String? = "A12 Bionic", ramMB: Int? = 4096,
         emulator: Bool = false, rooted: Bool = false, customRom: String? = nil, pushWhitelisted: Bool? = nil
     ) -> DeviceInfo {
         DeviceInfo(
@@ -40,8 +40,8 @@ import Testing
         #expect(DeviceRules.entryCheck(device: web, hasValidScanTicket: true, policy: policy) == .webNotAvailable)
     }
 
-    @Test(arguments: [IdentityCore.Platform.windows, .macos])
-    func desktopsNeedAValidScanTicket(_ platform: IdentityCore.Platform) {
+    @Test(arguments: [DevicePlatform.windows, .macos])
+    func desktopsNeedAValidScanTicket(_ platform: DevicePlatform) {
         let desktop = device(platform, os: "10", chip: nil, ramMB: nil)
         #expect(DeviceRules.entryCheck(device: desktop, hasValidScanTicket: false, policy: policy) == .scanRequired)
         #expect(DeviceRules.entryCheck(device: desktop, hasValidScanTicket: true, policy: policy) == nil)

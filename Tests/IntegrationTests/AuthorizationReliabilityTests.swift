@@ -1,8 +1,9 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
-import TestSupport
 import Testing
+import TestSupport
 
 /// Every command that acts on an account is refused without that account's session
 /// (`UNAUTHENTICATED`) and with another account's (`FORBIDDEN`); operator and enterprise-admin

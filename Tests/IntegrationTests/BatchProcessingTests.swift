@@ -1,10 +1,10 @@
+import Contract
 import Foundation
 import Kafka
 import Platform
 import Postgres
-import TestSupport
 import Testing
-
+import TestSupport
 @testable import Messaging
 
 /// `MessageProcessor` on a batch, against the real broker and database: one transaction for the

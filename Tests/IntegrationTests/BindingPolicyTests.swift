@@ -1,8 +1,9 @@
+import Contract
 import Foundation
 import Messaging
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// Time- and lifecycle-driven binding rules on private binding instances: expiries with a
 /// shortened policy, exactly once across a crash, and the effect of freeze and deregistration.

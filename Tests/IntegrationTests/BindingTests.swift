@@ -1,9 +1,10 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// `binding.commands` on the shared stack, with sessions from real identity registrations.
 @Suite(.enabled(if: TestStack.enabled))

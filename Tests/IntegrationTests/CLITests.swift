@@ -1,8 +1,9 @@
+import Contract
 import Foundation
 import Kafka
 import Messaging
-import TestSupport
 import Testing
+import TestSupport
 
 /// The built `registrar` binary against the running stack.
 @Suite(.enabled(if: TestStack.enabled))

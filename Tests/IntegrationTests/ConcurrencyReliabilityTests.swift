@@ -1,8 +1,9 @@
+import Contract
 import Foundation
 import Messaging
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// Counters checked and counted atomically: parallel attempts never get past a limit (issue 8,
 /// security: concurrency; RELIABILITY-NOTES R18).

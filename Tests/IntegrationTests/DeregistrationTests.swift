@@ -1,9 +1,10 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// Deregistration across the services, on a private stack whose cool-downs last seconds.
 @Suite(.enabled(if: TestStack.enabled))

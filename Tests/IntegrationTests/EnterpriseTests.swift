@@ -1,9 +1,10 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 @Suite(.enabled(if: TestStack.enabled))
 struct EnterpriseTests {

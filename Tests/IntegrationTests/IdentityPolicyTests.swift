@@ -1,7 +1,8 @@
+import Contract
 import Foundation
 import Messaging
-import TestSupport
 import Testing
+import TestSupport
 
 /// Rules that need a shortened or forced policy run against a private identity instance.
 @Suite(.enabled(if: TestStack.enabled))

@@ -1,8 +1,9 @@
+import Contract
 import Foundation
 import Messaging
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// Registration through `identity.commands`, read back from `registrar.replies`, `identity.events`
 /// and `notifications.sms`, as a client would.

@@ -1,9 +1,10 @@
+import Contract
 import Foundation
 import IdentityCore
 import Messaging
 import Platform
-import TestSupport
 import Testing
+import TestSupport
 
 /// Registers 2,000 accounts through the topics and compares the step-up levels the service chose
 /// with the contract's table (§6).

@@ -1,9 +1,10 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// Tier expiry and review service levels with a shortened policy, on a private identity instance.
 @Suite(.enabled(if: TestStack.enabled))

@@ -1,9 +1,10 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// `verification.submit` and `review.decide` through `identity.commands`, read back from the
 /// replies, `identity.events` and, for the audit and the ops views, the identity schema.

@@ -1,9 +1,10 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// SQL metacharacters, hostile Unicode and long strings in every string field of every command:
 /// nothing breaks, the database is intact, stored values come back verbatim, and values the

@@ -1,9 +1,9 @@
+import Contract
 import Foundation
 import Kafka
 import Postgres
-import TestSupport
 import Testing
-
+import TestSupport
 @testable import Messaging
 
 @Suite(.enabled(if: TestStack.enabled))

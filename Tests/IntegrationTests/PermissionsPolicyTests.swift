@@ -1,7 +1,8 @@
+import Contract
 import Foundation
 import Messaging
-import TestSupport
 import Testing
+import TestSupport
 
 /// Time-driven entitlement rules on a private permissions instance whose days last 5 seconds.
 @Suite(.enabled(if: TestStack.enabled))

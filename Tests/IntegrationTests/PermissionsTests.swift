@@ -1,8 +1,9 @@
+import Contract
 import Foundation
 import Messaging
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// Entitlements through `permissions.commands`, with identity's events published as identity would.
 @Suite(.enabled(if: TestStack.enabled))

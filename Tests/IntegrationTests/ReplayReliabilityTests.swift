@@ -1,8 +1,9 @@
+import Contract
 import Foundation
 import Messaging
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// Redelivery on a large scale (issue 8, RELIABILITY-NOTES R10/R11): a command topic replayed from
 /// offset 0, and events published again (same id) at new offsets, change nothing, because the

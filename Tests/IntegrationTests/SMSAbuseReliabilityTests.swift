@@ -1,8 +1,9 @@
+import Contract
 import Foundation
 import Messaging
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// SMS cost abuse: per-phone, per-device, per-IP and global send limits hold under parallel bursts
 /// (issue 8, security: SMS cost abuse; RELIABILITY-NOTES R19). Each burst spreads over every

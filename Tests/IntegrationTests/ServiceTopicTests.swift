@@ -1,10 +1,11 @@
+import Contract
 import Foundation
 import Kafka
 import Messaging
 import Platform
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// Drives the running services through their topics, exactly as a client would.
 @Suite(.enabled(if: TestStack.enabled))

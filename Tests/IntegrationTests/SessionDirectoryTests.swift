@@ -1,9 +1,11 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 /// The other services learn of identity's sessions only from its events.
 @Suite(.enabled(if: TestStack.enabled))

@@ -1,8 +1,9 @@
+import Contract
 import Foundation
 import Messaging
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
 
 @Suite(.enabled(if: TestStack.enabled))
 struct ShutdownTests {

@@ -1,6 +1,6 @@
+import Contract
 import Foundation
 import Testing
-
 @testable import Messaging
 
 @Suite struct MessageDecoderTests {

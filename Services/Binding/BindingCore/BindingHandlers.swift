@@ -1,3 +1,5 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
@@ -111,7 +113,7 @@ enum BindingHandlers {
             let expiresAt = LinkRules.bindingExpiry(mode: request.mode, linkedAt: command.receivedAt, policy: policy)
                 .map(CloudEvent.timestamp)
             try effects.emit(
-                "binding.linked", subject: account,
+                .bindingLinked, subject: account,
                 data: Linked(
                     accountId: account, provider: request.provider, mode: request.mode.rawValue,
                     scopes: request.scopes, expiresAt: expiresAt))
@@ -135,7 +137,7 @@ enum BindingHandlers {
                 return .rejected(.bindingNotFound, "the account has no binding of that provider")
             }
             try effects.emit(
-                "binding.unlinked", subject: account,
+                .bindingUnlinked, subject: account,
                 data: Unlinked(accountId: account, provider: provider, reason: "user"))
             return try .ok(["accountId": account, "provider": provider])
         }
@@ -173,7 +175,7 @@ enum BindingHandlers {
                 freeStorageBytes: data.manifest.freeStorageBytes, now: command.receivedAt)
             let planned = Planned(
                 accountId: account, planId: planID.uuidString.lowercased(), items: counts.total, counts: counts)
-            try effects.emit("migration.planned", subject: account, data: planned)
+            try effects.emit(.migrationPlanned, subject: account, data: planned)
             return try .ok(MigrationResult(planId: planned.planId, items: counts.total, plan: counts))
         }
     }

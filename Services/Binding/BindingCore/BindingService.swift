@@ -1,3 +1,5 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
@@ -32,13 +34,13 @@ public enum BindingService {
         let grants = try BindingStore.expireAuthorizations(session, now: now, limit: sweepBatch)
         for grant in grants {
             try effects.emit(
-                "binding.authorization_expired", subject: grant.accountID,
+                .bindingAuthorizationExpired, subject: grant.accountID,
                 data: ["accountId": grant.accountID, "provider": grant.provider, "scope": grant.scope])
         }
         let temporary = try BindingStore.expireTemporary(session, now: now, limit: sweepBatch)
         for binding in temporary {
             try effects.emit(
-                "binding.unlinked", subject: binding.accountID,
+                .bindingUnlinked, subject: binding.accountID,
                 data: Unlinked(accountId: binding.accountID, provider: binding.provider, reason: "expired"))
         }
         return grants.count + temporary.count
@@ -56,24 +58,24 @@ struct AccountRef: Decodable, Sendable {
 enum LifecycleEvents {
     static func register(_ router: inout Router) {
         let topic = RegistrarService.deregistration.eventTopic
-        router.event("account.frozen", on: topic, AccountRef.self) { session, event, _ in
+        router.event(.accountFrozen, on: topic, AccountRef.self) { session, event, _ in
             try BindingStore.setFrozen(session, accountID: try accountID(event), frozen: true)
         }
-        router.event("account.unfrozen", on: topic, AccountRef.self) { session, event, _ in
+        router.event(.accountUnfrozen, on: topic, AccountRef.self) { session, event, _ in
             try BindingStore.setFrozen(session, accountID: try accountID(event), frozen: false)
         }
-        router.event("account.deregistered", on: topic, AccountRef.self) { session, event, effects in
+        router.event(.accountDeregistered, on: topic, AccountRef.self) { session, event, effects in
             let account = try accountID(event)
             let (providers, first) = try BindingStore.deregister(session, accountID: account, at: event.receivedAt)
             for provider in providers {
                 try effects.emit(
-                    "binding.unlinked", subject: account,
+                    .bindingUnlinked, subject: account,
                     data: Unlinked(accountId: account, provider: provider, reason: "deregistered"))
             }
             // The deregistration service counts the account as purged once every service confirmed.
             if first {
                 try effects.emit(
-                    "purge.completed", subject: account,
+                    .purgeCompleted, subject: account,
                     data: ["accountId": account, "service": "binding", "category": "personal"])
             }
         }

@@ -1,12 +1,9 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
 import Postgres
 
-extension ReplyCode {
-    /// Not in the contract: a later manifest part names no open plan of this account.
-    public static let migrationPlanNotFound = ReplyCode(rawValue: "MIGRATION_PLAN_NOT_FOUND")
-}
 
 /// Manifests in parts: every part's items are counted as they arrive and only the counts are kept,
 /// so a plan of 100,000 items never holds more than one message's worth of items in memory.
@@ -67,7 +64,7 @@ enum MigrationParts {
                 """)
             if complete {
                 try effects.emit(
-                    "migration.planned", subject: account,
+                    .migrationPlanned, subject: account,
                     data: Planned(accountId: account, planId: plan.id, items: plan.counts.total, counts: plan.counts))
             }
         }

@@ -1,4 +1,5 @@
 import BindingCore
+import Contract
 import Messaging
 
 try await ServiceRuntime.run(.binding) { router, environment, pool in

@@ -1,22 +1,10 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
 import Postgres
 
-extension ReplyCode {
-    public static let adminTransferRequired = ReplyCode(rawValue: "ADMIN_TRANSFER_REQUIRED")
-    public static let deviceLocked = ReplyCode(rawValue: "DEVICE_LOCKED")
-    public static let cooldownOver = ReplyCode(rawValue: "COOLDOWN_OVER")
-    public static let smsCodeInvalid = ReplyCode(rawValue: "SMS_CODE_INVALID")
-    public static let smsCodeLocked = ReplyCode(rawValue: "SMS_CODE_LOCKED")
-    public static let smsCodeExpired = ReplyCode(rawValue: "SMS_CODE_EXPIRED")
-    /// Not in the contract: too many revoke codes for the phone, or the SMS budget is spent.
-    public static let rateLimited = ReplyCode(rawValue: "RATE_LIMITED")
-    /// Not in the contract: the account already has a deregistration in its cool-down.
-    public static let deregistrationPending = ReplyCode(rawValue: "DEREGISTRATION_PENDING")
-    /// Not in the contract: the account is not known (yet) to the deregistration service.
-    public static let accountNotFound = ReplyCode(rawValue: "ACCOUNT_NOT_FOUND")
-}
 
 /// The deregistration service: the revocable cool-down, the device lock, and finalization
 /// (contract §4 deregistration rows and the end-of-cool-down rules).
@@ -57,7 +45,7 @@ struct EnterpriseAdmin: Decodable, Sendable {
 /// Accounts (phone as keyed hash) from identity, enterprise admins from permissions.
 enum ReadModel {
     static func register(_ router: inout Router) {
-        router.event("account.registered", on: RegistrarService.identity.eventTopic, Registered.self) {
+        router.event(.accountRegistered, on: RegistrarService.identity.eventTopic, Registered.self) {
             session, event, _ in
             guard UUID(uuidString: event.data.accountId) != nil,
                 let registered = Date(rfc3339: event.data.registeredAt)
@@ -70,10 +58,10 @@ enum ReadModel {
                 """)
         }
         let permissions = RegistrarService.permissions.eventTopic
-        router.event("enterprise.created", on: permissions, EnterpriseAdmin.self) { session, event, _ in
+        router.event(.enterpriseCreated, on: permissions, EnterpriseAdmin.self) { session, event, _ in
             try setAdmin(session, event.data.enterpriseId, event.data.adminAccountId)
         }
-        router.event("enterprise.admin_transferred", on: permissions, EnterpriseAdmin.self) { session, event, _ in
+        router.event(.enterpriseAdminTransferred, on: permissions, EnterpriseAdmin.self) { session, event, _ in
             try setAdmin(session, event.data.enterpriseId, event.data.toAccountId)
         }
     }

@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
@@ -28,14 +29,14 @@ enum Finalizer {
                 let contactsUntil = now.addingTimeInterval(policy.deregistration.contactRetention.timeInterval)
                 let phoneFreeAt = now.addingTimeInterval(policy.registration.phoneReuseCooldown.timeInterval)
                 try effects.emit(
-                    "account.deregistered", subject: accountID,
+                    .accountDeregistered, subject: accountID,
                     data: [
                         "accountId": accountID, "requestId": requestID, "deregisteredAt": CloudEvent.timestamp(now),
                         "contactsRetainedUntil": CloudEvent.timestamp(contactsUntil),
                         "phoneBlockedUntil": CloudEvent.timestamp(phoneFreeAt),
                     ])
                 try effects.emit(
-                    "wallet.refund_requested", subject: accountID,
+                    .walletRefundRequested, subject: accountID,
                     data: ["accountId": accountID, "requestId": requestID])
             }
             return due.count

@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Messaging
 import Postgres
@@ -19,7 +20,7 @@ enum Purges {
 
     static func register(_ router: inout Router) {
         for service in [RegistrarService.identity, .permissions, .binding] {
-            router.event("purge.completed", on: service.eventTopic, PurgeCompleted.self) { session, event, effects in
+            router.event(.purgeCompleted, on: service.eventTopic, PurgeCompleted.self) { session, event, effects in
                 let data = event.data
                 guard UUID(uuidString: data.accountId) != nil else {
                     throw MalformedMessage.invalid(field: "data.accountId")
@@ -44,7 +45,7 @@ enum Purges {
                     """)
                 guard marked.affectedRows > 0 else { return }
                 try audit(session, data.accountId, "purged", at: now)
-                try effects.emit("account.purged", subject: data.accountId, data: ["accountId": data.accountId])
+                try effects.emit(.accountPurged, subject: data.accountId, data: ["accountId": data.accountId])
             }
         }
     }

@@ -1,3 +1,5 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
@@ -92,7 +94,7 @@ enum RequestHandlers {
             try session.query("UPDATE device_prints SET locked_at = \(now) WHERE id = \(printID)::uuid")
             try audit(session, data.accountId, "device_locked", ["deviceId": printID], at: now)
             try effects.emit(
-                "device.locked", subject: data.accountId,
+                .deviceLocked, subject: data.accountId,
                 data: ["accountId": data.accountId, "deviceId": printID, "reason": "deregistration_limit"])
             return .rejected(.deviceLocked, "too many deregistrations from this device; it is locked")
         }
@@ -107,7 +109,7 @@ enum RequestHandlers {
             session, data.accountId, "requested", ["requestId": id, "cooldownEndsAt": CloudEvent.timestamp(ends)],
             at: now)
         try effects.emit(
-            "account.frozen", subject: data.accountId,
+            .accountFrozen, subject: data.accountId,
             data: ["accountId": data.accountId, "requestId": id, "cooldownEndsAt": CloudEvent.timestamp(ends)])
         return try .ok(["requestId": id, "cooldownEndsAt": CloudEvent.timestamp(ends)])
     }
@@ -177,7 +179,7 @@ enum RequestHandlers {
             WHERE id = \(requestID)::uuid
             """)
         try effects.publish(
-            topic: "notifications.sms", key: phone, type: "sms.requested",
+            topic: "notifications.sms", key: phone, type: .smsRequested,
             data: ["phone": phone, "purpose": "revoke", "code": code, "expiresAt": CloudEvent.timestamp(expires)],
             sensitive: true)
         return answer
@@ -221,7 +223,7 @@ enum RequestHandlers {
             """)
         try audit(session, accountID, "revoked", ["requestId": requestID], at: now)
         try effects.emit(
-            "account.unfrozen", subject: accountID, data: ["accountId": accountID, "requestId": requestID])
+            .accountUnfrozen, subject: accountID, data: ["accountId": accountID, "requestId": requestID])
         return try .ok(["accountId": accountID])
     }
 

@@ -1,3 +1,5 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
@@ -57,7 +59,7 @@ enum AccountCreation {
             """)
         let phone = PhoneNumber.parse(registration.phone)
         try effects.emit(
-            "account.registered", subject: accountID,
+            .accountRegistered, subject: accountID,
             data: AccountRegistered(
                 accountId: accountID, registrationId: registration.id, phone: phone?.masked ?? "",
                 platform: registration.platform, international: registration.international,
@@ -67,7 +69,7 @@ enum AccountCreation {
                 tierExpiresAt: tier.expiresAt.map(CloudEvent.timestamp),
                 phoneHash: PhoneHash.of(registration.phone, key: context.hashKey)))
         try effects.emit(
-            "device.bound", subject: accountID,
+            .deviceBound, subject: accountID,
             data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: registration.platform))
         return try .ok(AccountResult(accountId: accountID, sessionToken: token, deviceId: deviceID))
     }

@@ -1,3 +1,5 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Postgres
@@ -67,13 +69,13 @@ enum IdentityStore {
         else { return nil }
         return SessionInfo(
             accountID: try row.decode("account_id"), deviceID: try row.decode("device_id"),
-            platform: Platform(rawValue: try row.decode("platform")) ?? .web)
+            platform: DevicePlatform(rawValue: try row.decode("platform")) ?? .web)
     }
 
     /// Creates a session and returns its token (only its hash is stored); the other services
     /// learn of it from `session.opened`.
     static func createSession(
-        _ session: borrowing PostgresSession, accountID: String, deviceID: String?, platform: Platform, now: Date,
+        _ session: borrowing PostgresSession, accountID: String, deviceID: String?, platform: DevicePlatform, now: Date,
         validity: TimeInterval, effects: inout MessageEffects
     ) throws -> String {
         let token = SecretCodes.newToken()
@@ -86,8 +88,8 @@ enum IdentityStore {
                     \(platform.rawValue), \(now), \(expires))
             """)
         try effects.emit(
-            "session.opened", subject: accountID,
-            data: SessionDirectory.Opened(
+            .sessionOpened, subject: accountID,
+            data: SessionOpened(
                 accountId: accountID, deviceId: deviceID, platform: platform.rawValue, tokenHash: hash.hexString,
                 expiresAt: CloudEvent.timestamp(expires)))
         return token
@@ -105,8 +107,8 @@ enum IdentityStore {
               AND (\(deviceID)::uuid IS NULL OR device_id = \(deviceID)::uuid)
             """)
         try effects.emit(
-            "session.revoked", subject: accountID,
-            data: SessionDirectory.Revoked(accountId: accountID, deviceId: deviceID))
+            .sessionRevoked, subject: accountID,
+            data: SessionRevoked(accountId: accountID, deviceId: deviceID))
     }
 
     // MARK: devices
@@ -156,7 +158,7 @@ enum IdentityStore {
 struct SessionInfo: Sendable {
     var accountID: String
     var deviceID: String?
-    var platform: Platform
+    var platform: DevicePlatform
 }
 
 /// A device bound to an account.

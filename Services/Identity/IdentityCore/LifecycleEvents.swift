@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Messaging
 import Postgres
@@ -11,15 +12,15 @@ struct AccountEvent: Decodable, Sendable {
 enum LifecycleEvents {
     static func register(_ router: inout Router, _ context: IdentityContext) {
         let topic = RegistrarService.deregistration.eventTopic
-        router.event("account.frozen", on: topic, AccountEvent.self) { session, event, effects in
+        router.event(.accountFrozen, on: topic, AccountEvent.self) { session, event, effects in
             try setStatus(
                 session, event.data.accountId, to: "frozen", from: ["active"], now: event.receivedAt, effects: &effects)
         }
-        router.event("account.unfrozen", on: topic, AccountEvent.self) { session, event, effects in
+        router.event(.accountUnfrozen, on: topic, AccountEvent.self) { session, event, effects in
             try setStatus(
                 session, event.data.accountId, to: "active", from: ["frozen"], now: event.receivedAt, effects: &effects)
         }
-        router.event("account.deregistered", on: topic, AccountEvent.self) { session, event, effects in
+        router.event(.accountDeregistered, on: topic, AccountEvent.self) { session, event, effects in
             let now = event.receivedAt
             guard
                 let phone = try setStatus(
@@ -34,7 +35,7 @@ enum LifecycleEvents {
                 """)
             try purgePersonalData(session, event.data.accountId)
             try effects.emit(
-                "purge.completed", subject: event.data.accountId,
+                .purgeCompleted, subject: event.data.accountId,
                 data: ["accountId": event.data.accountId, "service": "identity", "category": "personal"])
         }
     }

@@ -1,3 +1,5 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
@@ -159,7 +161,7 @@ enum LoginHandlers {
                 session, accountID: accountID, deviceID: device.id, platform: data.device.platform, now: now,
                 validity: policy.login.sessionValidity.timeInterval, effects: &effects)
             try effects.emit(
-                "login.succeeded", subject: accountID,
+                .loginSucceeded, subject: accountID,
                 data: DeviceEvent(accountId: accountID, deviceId: device.id, platform: data.device.platform.rawValue))
             return try .ok(AccountResult(accountId: accountID, sessionToken: token, deviceId: device.id))
         }
@@ -171,7 +173,7 @@ enum LoginHandlers {
             })
         {
             try effects.emit(
-                "device.fingerprint_mismatch", subject: accountID,
+                .deviceFingerprintMismatch, subject: accountID,
                 data: DeviceEvent(accountId: accountID, deviceId: changed.id, platform: data.device.platform.rawValue))
         }
         if devices.count >= policy.devices.maxDevicesPerAccount {
@@ -218,7 +220,7 @@ enum LoginHandlers {
                 WHERE id = \(accountID)::uuid
                 """)
             try effects.emit(
-                "account.locked", subject: accountID,
+                .accountLocked, subject: accountID,
                 data: AccountLocked(
                     accountId: accountID, reason: "password_failures", until: CloudEvent.timestamp(until)))
             return .rejected(
@@ -231,7 +233,7 @@ enum LoginHandlers {
             WHERE id = \(accountID)::uuid
             """)
         try effects.emit(
-            "login.failed", subject: accountID, data: LoginFailed(accountId: accountID, reason: "password"))
+            .loginFailed, subject: accountID, data: LoginFailed(accountId: accountID, reason: "password"))
         return .rejected(.invalidCredentials, "wrong phone number or password")
     }
 
@@ -269,7 +271,7 @@ enum LoginHandlers {
             "UPDATE challenges SET resolved_at = \(now), outcome = \(outcome) WHERE id = \(try challenge.decode("id", as: String.self))::uuid"
         )
         try effects.emit(
-            "device.bound", subject: accountID,
+            .deviceBound, subject: accountID,
             data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: platform))
         return deviceID
     }
@@ -332,7 +334,7 @@ enum LoginHandlers {
             if wrong >= limit {
                 try IdentityStore.revokeSessions(session, accountID: accountID, now: now, effects: &effects)
                 try effects.emit(
-                    "account.locked", subject: accountID,
+                    .accountLocked, subject: accountID,
                     data: AccountLocked(accountId: accountID, reason: "security_questions", until: nil))
                 return .rejected(.accountLocked, "too many wrong answers; the account is locked")
             }
@@ -348,7 +350,7 @@ enum LoginHandlers {
             session, challenge, outcome: "answered", effects: &effects, policy: context.policy, now: now)
         let token = try IdentityStore.createSession(
             session, accountID: accountID, deviceID: deviceID,
-            platform: Platform(rawValue: try challenge.decode("platform")) ?? .android, now: now,
+            platform: DevicePlatform(rawValue: try challenge.decode("platform")) ?? .android, now: now,
             validity: context.policy.login.sessionValidity.timeInterval, effects: &effects)
         return try .ok(AccountResult(accountId: accountID, sessionToken: token, deviceId: deviceID))
     }
@@ -378,7 +380,7 @@ enum LoginHandlers {
         try IdentityStore.revokeSessions(
             session, accountID: caller.accountID, deviceID: command.data.deviceId, now: now, effects: &effects)
         try effects.emit(
-            "device.unbound", subject: caller.accountID,
+            .deviceUnbound, subject: caller.accountID,
             data: DeviceEvent(
                 accountId: caller.accountID, deviceId: command.data.deviceId, platform: try device.decode("platform")))
         return try .ok(["deviceId": command.data.deviceId])

@@ -1,8 +1,9 @@
+import Contract
 import Foundation
 import Messaging
 
 /// `platform` of the contract (§3).
-public enum Platform: String, Codable, Sendable, CaseIterable {
+public enum DevicePlatform: String, Codable, Sendable, CaseIterable {
     case ios, android, harmonyos, windows, macos, web
 
     /// Phones and tablets, which register directly and can approve desktop scans.
@@ -11,7 +12,7 @@ public enum Platform: String, Codable, Sendable, CaseIterable {
 
 /// `device` of the contract (§3).
 public struct DeviceInfo: Codable, Sendable, Equatable {
-    public var platform: Platform
+    public var platform: DevicePlatform
     public var osVersion: String
     public var model: String
     public var chip: String?
@@ -24,7 +25,7 @@ public struct DeviceInfo: Codable, Sendable, Equatable {
     public var fingerprint: [String: String]
 
     public init(
-        platform: Platform, osVersion: String, model: String, chip: String? = nil, ramMB: Int? = nil,
+        platform: DevicePlatform, osVersion: String, model: String, chip: String? = nil, ramMB: Int? = nil,
         emulator: Bool = false, rooted: Bool = false, customRom: String? = nil, pushWhitelisted: Bool? = nil,
         fingerprint: [String: String]
     ) {

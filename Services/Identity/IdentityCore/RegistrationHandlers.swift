@@ -1,3 +1,5 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
@@ -210,12 +212,12 @@ enum RegistrationHandlers {
                 \(codeExpires), \(now), \(now.addingTimeInterval(policy.registration.flowValidity.timeInterval)))
             """)
         try effects.publish(
-            topic: "notifications.sms", key: phone.e164, type: "sms.requested",
+            topic: "notifications.sms", key: phone.e164, type: .smsRequested,
             data: SMSRequested(
                 phone: phone.e164, purpose: "registration", code: code, expiresAt: CloudEvent.timestamp(codeExpires)),
             sensitive: true)
         try effects.emit(
-            "registration.started", subject: id,
+            .registrationStarted, subject: id,
             data: RegistrationStarted(
                 registrationId: id, phone: phone.masked, platform: data.device.platform.rawValue,
                 international: !phone.isMainland, restricted: flags.restricted, warnings: flags.warnings))
@@ -367,7 +369,7 @@ enum RegistrationHandlers {
             WHERE id = \(registration.id)::uuid
             """)
         try effects.emit(
-            "risk.assessed", subject: registration.id,
+            .riskAssessed, subject: registration.id,
             data: RiskAssessed(
                 registrationId: registration.id, level: assessment.level.rawValue, factors: assessment.factors))
         return try .ok(ProfileResult(next: next.rawValue, requiredLevel: assessment.level.rawValue))
@@ -402,7 +404,7 @@ enum RegistrationHandlers {
             "UPDATE registrations SET step = \(RegistrationStep.pendingReview.rawValue) WHERE id = \(registration.id)::uuid"
         )
         try effects.emit(
-            "review.opened", subject: registration.id,
+            .reviewOpened, subject: registration.id,
             data: ReviewOpened(taskId: taskID, kind: "international_number", dueAt: CloudEvent.timestamp(due)))
         return Reply(
             status: .pendingReview, code: .ok, message: "documents received; a reviewer will decide",

@@ -1,3 +1,5 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
@@ -52,8 +54,8 @@ enum ReviewHandlers {
                 let id: String = try row.decode("id")
                 let hash: PostgresBytes = try row.decode("token_hash")
                 try effects.emit(
-                    "operator.added", subject: id,
-                    data: OperatorDirectory.Added(operatorId: id, tokenHash: hash.bytes.hexString))
+                    .operatorAdded, subject: id,
+                    data: OperatorAdded(operatorId: id, tokenHash: hash.bytes.hexString))
             }
             return added.count
         }
@@ -146,7 +148,7 @@ enum ReviewHandlers {
             INSERT INTO review_decisions (task_id, operator_id, decision, note, decided_at)
             VALUES (\(taskID)::uuid, \(reviewer.id)::uuid, \(decision.rawValue), \(note), \(now))
             """)
-        try effects.emit("review.decided", subject: subject, data: decided)
+        try effects.emit(.reviewDecided, subject: subject, data: decided)
         return try .ok(["taskId": taskID, "decision": decision.rawValue])
     }
 
@@ -186,7 +188,7 @@ enum ReviewHandlers {
             let tier = try VerificationStore.applyTier(
                 session, accountID: accountID, verified: .idCard, now: now, policy: context.policy)
             try effects.emit(
-                "account.verified", subject: accountID,
+                .accountVerified, subject: accountID,
                 data: AccountVerified(
                     accountId: accountID, tier: tier.tier.rawValue,
                     expiresAt: tier.expiresAt.map(CloudEvent.timestamp), method: VerificationTier.idCard.rawValue,

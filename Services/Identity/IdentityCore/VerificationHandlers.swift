@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Messaging
 import Metrics
@@ -87,7 +88,7 @@ enum VerificationHandlers {
         let tier = try VerificationStore.applyTier(
             session, accountID: caller.accountID, verified: .bankCard, now: now, policy: context.policy)
         try effects.emit(
-            "account.verified", subject: caller.accountID,
+            .accountVerified, subject: caller.accountID,
             data: AccountVerified(
                 accountId: caller.accountID, tier: tier.tier.rawValue,
                 expiresAt: tier.expiresAt.map(CloudEvent.timestamp), method: method, cardLast4: last4,
@@ -170,7 +171,7 @@ enum VerificationHandlers {
             try session.query(
                 "UPDATE review_tasks SET verification_id = \(id)::uuid WHERE id = \(taskID)::uuid")
             try effects.emit(
-                "review.opened", subject: caller.accountID,
+                .reviewOpened, subject: caller.accountID,
                 data: ReviewOpened(taskId: taskID, kind: "id_conflict", dueAt: CloudEvent.timestamp(due)))
             recordCheck(method: method, since: started, sla: policy.idCardCheckSLA)
             return pendingReview(taskID: taskID, due: due)
@@ -180,7 +181,7 @@ enum VerificationHandlers {
         let tier = try VerificationStore.applyTier(
             session, accountID: caller.accountID, verified: .idCard, now: now, policy: context.policy)
         try effects.emit(
-            "account.verified", subject: caller.accountID,
+            .accountVerified, subject: caller.accountID,
             data: AccountVerified(
                 accountId: caller.accountID, tier: tier.tier.rawValue,
                 expiresAt: tier.expiresAt.map(CloudEvent.timestamp), method: method, cardLast4: nil,
@@ -206,7 +207,7 @@ enum VerificationHandlers {
             let expired = try VerificationStore.claimExpired(session, now: now, limit: 500)
             for item in expired where item.accountActive {
                 try effects.emit(
-                    "account.verification_expired", subject: item.accountID,
+                    .accountVerificationExpired, subject: item.accountID,
                     data: VerificationExpired(
                         accountId: item.accountID, tier: item.tier, expiredAt: CloudEvent.timestamp(item.expiresAt)))
             }

@@ -1,18 +1,10 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
 import Postgres
 
-extension ReplyCode {
-    /// Not in the contract: `enterprise.create` for an id that exists.
-    public static let enterpriseExists = ReplyCode(rawValue: "ENTERPRISE_EXISTS")
-    /// Not in the contract: the enterprise id names no enterprise.
-    public static let enterpriseNotFound = ReplyCode(rawValue: "ENTERPRISE_NOT_FOUND")
-    /// Not in the contract: the account id names no live account.
-    public static let accountNotFound = ReplyCode(rawValue: "ACCOUNT_NOT_FOUND")
-    /// Not in the contract: the account is not a member of the enterprise.
-    public static let notAMember = ReplyCode(rawValue: "NOT_A_MEMBER")
-}
 
 struct CreateEnterprise: Decodable, Sendable {
     var enterpriseId: String
@@ -66,7 +58,7 @@ enum EnterpriseHandlers {
             guard created.affectedRows == 1 else { return .rejected(.enterpriseExists, "that enterprise exists") }
             try addMember(session, data.enterpriseId, data.adminAccountId, role: "admin", command, &effects, policy)
             try effects.emit(
-                "enterprise.created", subject: data.adminAccountId,
+                .enterpriseCreated, subject: data.adminAccountId,
                 data: ["enterpriseId": data.enterpriseId, "adminAccountId": data.adminAccountId])
             return try .ok(["enterpriseId": data.enterpriseId])
         }
@@ -102,7 +94,7 @@ enum EnterpriseHandlers {
                 SET moments_enabled = EXCLUDED.moments_enabled, max_external_contacts = EXCLUDED.max_external_contacts
                 """)
             try effects.emit(
-                "enterprise.policy_changed", subject: data.enterpriseId,
+                .enterprisePolicyChanged, subject: data.enterpriseId,
                 data: PolicyChanged(enterpriseId: data.enterpriseId, member: data.accountId, overrides: data.overrides))
             for account in affected {
                 try PermissionsStore.refresh(
@@ -125,7 +117,7 @@ enum EnterpriseHandlers {
                 "UPDATE enterprises SET admin_account_id = \(data.toAccountId)::uuid WHERE enterprise_id = \(data.enterpriseId)"
             )
             try effects.emit(
-                "enterprise.admin_transferred", subject: data.enterpriseId,
+                .enterpriseAdminTransferred, subject: data.enterpriseId,
                 data: ["enterpriseId": data.enterpriseId, "fromAccountId": admin, "toAccountId": data.toAccountId])
             return try .ok(["enterpriseId": data.enterpriseId, "adminAccountId": data.toAccountId])
         }
@@ -163,7 +155,7 @@ enum EnterpriseHandlers {
             ON CONFLICT (enterprise_id, account_id) DO UPDATE SET role = EXCLUDED.role
             """)
         try effects.emit(
-            "enterprise.member_added", subject: accountID,
+            .enterpriseMemberAdded, subject: accountID,
             data: ["enterpriseId": enterpriseID, "accountId": accountID, "role": role])
         try PermissionsStore.refresh(session, accountID, now: command.receivedAt, policy: policy, effects: &effects)
     }

@@ -1,3 +1,5 @@
+import Contract
+import Directory
 import Foundation
 import Messaging
 import Platform
@@ -68,7 +70,7 @@ enum AccountEvents {
         let identity = RegistrarService.identity.eventTopic
         let deregistration = RegistrarService.deregistration.eventTopic
         let permissions = policy.permissions
-        router.event("account.registered", on: identity, Registered.self) { session, event, effects in
+        router.event(.accountRegistered, on: identity, Registered.self) { session, event, effects in
             let data = event.data
             guard UUID(uuidString: data.accountId) != nil, let registered = Date(rfc3339: data.registeredAt) else {
                 throw MalformedMessage.invalid(field: "data.registeredAt")
@@ -84,7 +86,7 @@ enum AccountEvents {
             try PermissionsStore.refresh(
                 session, data.accountId, now: event.receivedAt, policy: permissions, effects: &effects)
         }
-        router.event("account.verified", on: identity, Verified.self) { session, event, effects in
+        router.event(.accountVerified, on: identity, Verified.self) { session, event, effects in
             guard Tier(rawValue: event.data.tier) != nil else { throw MalformedMessage.invalid(field: "data.tier") }
             try update(session, event.data.accountId, event, &effects, permissions) {
                 """
@@ -94,12 +96,12 @@ enum AccountEvents {
                 """
             }
         }
-        router.event("account.verification_expired", on: identity, AccountRef.self) { session, event, effects in
+        router.event(.accountVerificationExpired, on: identity, AccountRef.self) { session, event, effects in
             try update(session, event.data.accountId, event, &effects, permissions) {
                 "UPDATE accounts SET tier_expired = true WHERE account_id = \(event.data.accountId)::uuid"
             }
         }
-        router.event("login.succeeded", on: identity, AccountRef.self) { session, event, effects in
+        router.event(.loginSucceeded, on: identity, AccountRef.self) { session, event, effects in
             guard
                 let (_, timezone, _) = try PermissionsStore.account(session, event.data.accountId, policy: permissions)
             else { return }
@@ -110,12 +112,12 @@ enum AccountEvents {
                 "UPDATE accounts SET successful_logins = successful_logins + 1 WHERE account_id = \(event.data.accountId)::uuid"
             }
         }
-        router.event("device.fingerprint_mismatch", on: identity, AccountRef.self) { session, event, effects in
+        router.event(.deviceFingerprintMismatch, on: identity, AccountRef.self) { session, event, effects in
             try update(session, event.data.accountId, event, &effects, permissions) {
                 "UPDATE accounts SET last_mismatch_at = \(eventTime(event)) WHERE account_id = \(event.data.accountId)::uuid"
             }
         }
-        router.event("account.locked", on: identity, Locked.self) { session, event, effects in
+        router.event(.accountLocked, on: identity, Locked.self) { session, event, effects in
             // Only the lock that needs support (security questions) withdraws grants; a temporary
             // password lock only stops sign-ins.
             guard event.data.reason == "security_questions" else { return }
@@ -123,17 +125,17 @@ enum AccountEvents {
                 "UPDATE accounts SET locked = true WHERE account_id = \(event.data.accountId)::uuid"
             }
         }
-        router.event("account.frozen", on: deregistration, AccountRef.self) { session, event, effects in
+        router.event(.accountFrozen, on: deregistration, AccountRef.self) { session, event, effects in
             try update(session, event.data.accountId, event, &effects, permissions) {
                 "UPDATE accounts SET frozen = true WHERE account_id = \(event.data.accountId)::uuid"
             }
         }
-        router.event("account.unfrozen", on: deregistration, AccountRef.self) { session, event, effects in
+        router.event(.accountUnfrozen, on: deregistration, AccountRef.self) { session, event, effects in
             try update(session, event.data.accountId, event, &effects, permissions) {
                 "UPDATE accounts SET frozen = false WHERE account_id = \(event.data.accountId)::uuid"
             }
         }
-        router.event("account.deregistered", on: deregistration, AccountRef.self) { session, event, effects in
+        router.event(.accountDeregistered, on: deregistration, AccountRef.self) { session, event, effects in
             try update(session, event.data.accountId, event, &effects, permissions) {
                 "UPDATE accounts SET frozen = true WHERE account_id = \(event.data.accountId)::uuid"
             }

@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
@@ -91,7 +92,7 @@ enum PermissionsStore {
             """)
         if after != before {
             try effects.emit(
-                "permissions.changed", subject: accountID,
+                .permissionsChanged, subject: accountID,
                 data: PermissionsChanged(accountId: accountID, before: before, after: after))
         }
     }

@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Messaging
 import Platform
@@ -32,7 +33,7 @@ enum Retention {
         try session.query("DELETE FROM sessions WHERE account_id = \(accountID)::uuid")
         for category in ["personal", "financial"] {
             try effects.emit(
-                "purge.completed", subject: accountID,
+                .purgeCompleted, subject: accountID,
                 data: ["accountId": accountID, "service": "permissions", "category": category])
         }
     }
@@ -52,7 +53,7 @@ enum Retention {
                 try session.query("DELETE FROM enterprise_members WHERE account_id = \(account)::uuid")
                 try session.query("UPDATE accounts SET purge_contacts_at = NULL WHERE account_id = \(account)::uuid")
                 try effects.emit(
-                    "purge.completed", subject: account,
+                    .purgeCompleted, subject: account,
                     data: ["accountId": account, "service": "permissions", "category": "contacts"])
             }
             return due.count

@@ -1,9 +1,8 @@
-import Platform
 import Testing
 
-@testable import IdentityCore
+@testable import Contract
 
-@Suite struct PhoneRulesTests {
+@Suite struct PhoneNumberTests {
     @Test func parsesAMainlandMobileNumber() throws {
         let phone = try #require(PhoneNumber.parse("+8613800138000"))
         #expect(phone.e164 == "+8613800138000")

@@ -1,25 +1,15 @@
+import Contract
 import Foundation
+import Messaging
 import Platform
 import Postgres
 
 /// Operators as a service other than identity knows them: a read model fed by identity's
 /// `operator.added` events (token hashes only), kept in the service's own `operators` table.
 public enum OperatorDirectory {
-    /// `data` of `operator.added`.
-    public struct Added: Codable, Sendable {
-        public var operatorId: String
-        /// SHA-256 of the operator's token, hex.
-        public var tokenHash: String
-
-        public init(operatorId: String, tokenHash: String) {
-            self.operatorId = operatorId
-            self.tokenHash = tokenHash
-        }
-    }
-
     /// Follows identity's operator events into this service's `operators` table.
     public static func follow(_ router: inout Router) {
-        router.event("operator.added", on: RegistrarService.identity.eventTopic, Added.self) { session, event, _ in
+        router.event(.operatorAdded, on: RegistrarService.identity.eventTopic, OperatorAdded.self) { session, event, _ in
             guard let hash = [UInt8](hex: event.data.tokenHash), hash.count == 32 else {
                 throw MalformedMessage.invalid(field: "data.tokenHash")
             }

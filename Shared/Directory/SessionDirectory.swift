@@ -1,4 +1,6 @@
+import Contract
 import Foundation
+import Messaging
 import Platform
 import Postgres
 
@@ -10,35 +12,6 @@ import Postgres
 /// once may meet `UNAUTHENTICATED`, and clients retry it (the contract's effectively-once ids make
 /// that safe).
 public enum SessionDirectory {
-    /// `data` of `session.opened`.
-    public struct Opened: Codable, Sendable {
-        public var accountId: String
-        public var deviceId: String?
-        public var platform: String
-        /// SHA-256 of the token, hex; the token itself never leaves identity's reply.
-        public var tokenHash: String
-        public var expiresAt: String
-
-        public init(accountId: String, deviceId: String?, platform: String, tokenHash: String, expiresAt: String) {
-            self.accountId = accountId
-            self.deviceId = deviceId
-            self.platform = platform
-            self.tokenHash = tokenHash
-            self.expiresAt = expiresAt
-        }
-    }
-
-    /// `data` of `session.revoked`: every session of the account, or only of one device.
-    public struct Revoked: Codable, Sendable {
-        public var accountId: String
-        public var deviceId: String?
-
-        public init(accountId: String, deviceId: String?) {
-            self.accountId = accountId
-            self.deviceId = deviceId
-        }
-    }
-
     /// A live session.
     public struct Caller: Sendable, Equatable {
         public var accountId: String
@@ -52,7 +25,7 @@ public enum SessionDirectory {
     /// Follows identity's session events into this service's `sessions` table.
     public static func follow(_ router: inout Router) {
         let topic = RegistrarService.identity.eventTopic
-        router.event("session.opened", on: topic, Opened.self) { session, event, _ in
+        router.event(.sessionOpened, on: topic, SessionOpened.self) { session, event, _ in
             guard let hash = [UInt8](hex: event.data.tokenHash), hash.count == 32,
                 UUID(uuidString: event.data.accountId) != nil
             else {
@@ -69,7 +42,7 @@ public enum SessionDirectory {
                 ON CONFLICT (token_hash) DO NOTHING
                 """)
         }
-        router.event("session.revoked", on: topic, Revoked.self) { session, event, _ in
+        router.event(.sessionRevoked, on: topic, SessionRevoked.self) { session, event, _ in
             guard UUID(uuidString: event.data.accountId) != nil else {
                 throw MalformedMessage.invalid(field: "data.accountId")
             }

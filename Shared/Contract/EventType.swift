@@ -1,0 +1,61 @@
+/// The `type` of an event (contract §5 and the events Registrar added; `docs/asyncapi.yaml` lists
+/// each with its payload). Emitters and consumers name events only through these constants.
+public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The type as sent.
+    public let rawValue: String
+    /// Wraps a type.
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// The type.
+    public var description: String { rawValue }
+
+    // MARK: identity.events
+    public static let registrationStarted = EventType(rawValue: "registration.started")
+    public static let riskAssessed = EventType(rawValue: "risk.assessed")
+    public static let accountRegistered = EventType(rawValue: "account.registered")
+    public static let loginSucceeded = EventType(rawValue: "login.succeeded")
+    public static let loginFailed = EventType(rawValue: "login.failed")
+    public static let deviceBound = EventType(rawValue: "device.bound")
+    public static let deviceUnbound = EventType(rawValue: "device.unbound")
+    public static let deviceFingerprintMismatch = EventType(rawValue: "device.fingerprint_mismatch")
+    public static let accountLocked = EventType(rawValue: "account.locked")
+    public static let accountVerified = EventType(rawValue: "account.verified")
+    public static let accountVerificationExpired = EventType(rawValue: "account.verification_expired")
+    public static let reviewOpened = EventType(rawValue: "review.opened")
+    public static let reviewDecided = EventType(rawValue: "review.decided")
+    /// Not in the contract: a session was opened (`SessionOpened`).
+    public static let sessionOpened = EventType(rawValue: "session.opened")
+    /// Not in the contract: sessions were revoked (`SessionRevoked`).
+    public static let sessionRevoked = EventType(rawValue: "session.revoked")
+    /// Not in the contract: an operator was added (`OperatorAdded`).
+    public static let operatorAdded = EventType(rawValue: "operator.added")
+
+    // MARK: permissions.events
+    public static let permissionsChanged = EventType(rawValue: "permissions.changed")
+    public static let enterpriseCreated = EventType(rawValue: "enterprise.created")
+    public static let enterpriseMemberAdded = EventType(rawValue: "enterprise.member_added")
+    public static let enterprisePolicyChanged = EventType(rawValue: "enterprise.policy_changed")
+    public static let enterpriseAdminTransferred = EventType(rawValue: "enterprise.admin_transferred")
+
+    // MARK: binding.events
+    public static let bindingLinked = EventType(rawValue: "binding.linked")
+    public static let bindingUnlinked = EventType(rawValue: "binding.unlinked")
+    public static let bindingAuthorizationExpired = EventType(rawValue: "binding.authorization_expired")
+    public static let migrationPlanned = EventType(rawValue: "migration.planned")
+
+    // MARK: deregistration.events
+    public static let accountFrozen = EventType(rawValue: "account.frozen")
+    public static let accountUnfrozen = EventType(rawValue: "account.unfrozen")
+    public static let accountDeregistered = EventType(rawValue: "account.deregistered")
+    public static let accountPurged = EventType(rawValue: "account.purged")
+    public static let deviceLocked = EventType(rawValue: "device.locked")
+    /// Not in the contract: the wallet's balance is to be refunded after deregistration.
+    public static let walletRefundRequested = EventType(rawValue: "wallet.refund_requested")
+
+    // MARK: every service
+    /// Not in the contract: a service deleted its part of a deregistered account's data (`PurgeCompleted`).
+    public static let purgeCompleted = EventType(rawValue: "purge.completed")
+
+    // MARK: other topics
+    /// `notifications.sms` (`SMSRequested`).
+    public static let smsRequested = EventType(rawValue: "sms.requested")
+}

@@ -1,0 +1,108 @@
+/// Event payloads that one service publishes and others consume: the emitter encodes and every
+/// consumer decodes the same type, so a fact is named and shaped once (`docs/asyncapi.yaml`
+/// documents each). Times are RFC 3339 strings, as on the wire.
+
+/// `data` of `session.opened` (identity): a session other services may authenticate.
+public struct SessionOpened: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The bound device the session belongs to, if any.
+    public var deviceId: String?
+    /// The device's platform.
+    public var platform: String
+    /// SHA-256 of the token, hex; the token itself never leaves identity's reply.
+    public var tokenHash: String
+    /// When the session ends.
+    public var expiresAt: String
+
+    /// Creates the payload.
+    public init(accountId: String, deviceId: String?, platform: String, tokenHash: String, expiresAt: String) {
+        self.accountId = accountId
+        self.deviceId = deviceId
+        self.platform = platform
+        self.tokenHash = tokenHash
+        self.expiresAt = expiresAt
+    }
+}
+
+/// `data` of `session.revoked` (identity): every session of the account, or only of one device.
+public struct SessionRevoked: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// Only this device's sessions, when set.
+    public var deviceId: String?
+
+    /// Creates the payload.
+    public init(accountId: String, deviceId: String?) {
+        self.accountId = accountId
+        self.deviceId = deviceId
+    }
+}
+
+/// `data` of `operator.added` (identity).
+public struct OperatorAdded: Codable, Sendable {
+    /// The operator's id.
+    public var operatorId: String
+    /// SHA-256 of the operator's token, hex.
+    public var tokenHash: String
+
+    /// Creates the payload.
+    public init(operatorId: String, tokenHash: String) {
+        self.operatorId = operatorId
+        self.tokenHash = tokenHash
+    }
+}
+
+/// `data` of the events that are only about an account: `account.frozen`, `account.unfrozen`
+/// (deregistration) and others whose consumers need no more than the id.
+public struct AccountRef: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+
+    /// Creates the payload.
+    public init(accountId: String) { self.accountId = accountId }
+}
+
+/// `data` of `account.deregistered` (deregistration): the cool-down ended.
+public struct AccountDeregistered: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The request that ended.
+    public var requestId: String
+    /// When the cool-down ended.
+    public var deregisteredAt: String
+    /// When the phone may register again; identity blocks it until then (the emitter decides it,
+    /// consumers do not recompute it from their own receipt time).
+    public var phoneBlockedUntil: String
+    /// When the kept enterprise contacts and memberships are deleted.
+    public var contactsRetainedUntil: String?
+
+    /// Creates the payload.
+    public init(
+        accountId: String, requestId: String, deregisteredAt: String, phoneBlockedUntil: String,
+        contactsRetainedUntil: String?
+    ) {
+        self.accountId = accountId
+        self.requestId = requestId
+        self.deregisteredAt = deregisteredAt
+        self.phoneBlockedUntil = phoneBlockedUntil
+        self.contactsRetainedUntil = contactsRetainedUntil
+    }
+}
+
+/// `data` of `purge.completed` (every service): the service deleted its part of an account's data.
+public struct PurgeCompleted: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The service that purged.
+    public var service: String
+    /// What was purged: `personal` (at once) or `contacts` (after the retention window).
+    public var category: String
+
+    /// Creates the payload.
+    public init(accountId: String, service: String, category: String) {
+        self.accountId = accountId
+        self.service = service
+        self.category = category
+    }
+}
