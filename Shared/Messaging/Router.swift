@@ -204,3 +204,17 @@ public struct Router: Sendable {
         }
     }
 }
+
+extension Reply {
+    /// The rejection for a one-time code that was not accepted (`nil` for `.accepted`); `renew`
+    /// tells the user how to get a new code.
+    public static func rejection(_ verdict: OneTimeCodeVerdict, renew: String) -> Reply? {
+        switch verdict {
+        case .accepted: nil
+        case .locked: .rejected(.smsCodeLocked, "too many wrong codes; \(renew)")
+        case .expired: .rejected(.smsCodeExpired, "the code has expired; \(renew)")
+        case .wrong(let attemptsLeft):
+            .rejected(.smsCodeInvalid, "the code is wrong", result: .object(["attemptsLeft": .int(Int64(attemptsLeft))]))
+        }
+    }
+}
