@@ -12,10 +12,10 @@ public let registrarVersion = "0.1.0"
 /// outbox relay, the command loop with the built-in `system.ping`, and graceful shutdown on SIGTERM
 /// (stop taking messages, finish the batch in flight, commit offsets, publish the outbox, exit 0).
 public enum ServiceRuntime {
-    /// Runs `service` until SIGTERM or SIGINT. `configure` registers the service's handlers and
-    /// returns its periodic tasks (sweeps, expiries).
+    /// Runs `service` on `clock` until SIGTERM or SIGINT. `configure` registers the service's
+    /// handlers and returns its periodic tasks (sweeps, expiries).
     public static func run(
-        _ service: RegistrarService,
+        _ service: RegistrarService, clock: any RegistrarClock,
         configure: (inout Router, HandlerEnvironment, PostgresPool) throws -> [PeriodicTask] = { _, _, _ in [] }
     ) async throws {
         let configuration = RegistrarConfiguration()
@@ -23,7 +23,7 @@ public enum ServiceRuntime {
         let policy = try Policy.load(path: configuration.policyPath)
         let topics = Topics(prefix: configuration.topicPrefix)
         let environment = HandlerEnvironment(
-            policy: policy, clock: SystemClock(), logger: logger, topics: topics, service: service,
+            policy: policy, clock: clock, logger: logger, topics: topics, service: service,
             hashKey: configuration.hashKey, piiKey: configuration.piiKey)
         let postgres = PostgresConfiguration(
             url: configuration.databaseURL, searchPath: [service.schema], applicationName: service.processName,

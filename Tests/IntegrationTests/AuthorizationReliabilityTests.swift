@@ -30,15 +30,12 @@ struct AuthorizationReliabilityTests {
         _ topic: String, _ type: String, _ data: [String: JSONValue], session: String? = nil,
         operatorToken: String? = nil, settle: Bool = false
     ) async throws -> IdentityClient.Answer {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while true {
-            let answer = IdentityClient.Answer(
+        try await TestStack.retrying(while: { settle && $0.code == "UNAUTHENTICATED" }) {
+            IdentityClient.Answer(
                 event: try await identity.client.request(
                     RegistrarClient.command(
                         type: type, data: .object(data), sessionToken: session, operatorToken: operatorToken),
                     topic: topic))
-            if !settle || answer.code != "UNAUTHENTICATED" || ContinuousClock.now > deadline { return answer }
-            try await Task.sleep(for: .milliseconds(100))
         }
     }
 

@@ -25,11 +25,8 @@ struct BindingClient {
     func sendAuthenticated(_ type: String, _ data: [String: JSONValue], session: String) async throws
         -> IdentityClient.Answer
     {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while true {
-            let answer = try await send(type, data, session: session)
-            if answer.code != "UNAUTHENTICATED" || ContinuousClock.now > deadline { return answer }
-            try await Task.sleep(for: .milliseconds(100))
+        try await TestStack.retrying(while: { $0.code == "UNAUTHENTICATED" }) {
+            try await send(type, data, session: session)
         }
     }
 

@@ -23,12 +23,15 @@ struct BindingPolicyTests {
             let feishu = try await binding.link(
                 account, "feishu", mode: "temporary", scopes: ["calendar"], session: session)
             #expect(feishu.code == "OK")
+            // Past the temporary binding's 2 s, then past friend_list's 3 s, on the moved clock.
+            try instance.advanceClock(by: .seconds(2))
 
             let unlinked = try await client.event(on: "binding.events", timeout: .seconds(20)) {
                 $0.type == "binding.unlinked" && $0.subject == account
             }
             #expect(unlinked.data["provider"] == .string("feishu") && unlinked.data["reason"] == .string("expired"))
             #expect(unlinked.causationid?.hasPrefix("task:binding.sweep:") == true)
+            try instance.advanceClock(by: .seconds(1))
             let expired = try await client.event(on: "binding.events", timeout: .seconds(20)) {
                 $0.type == "binding.authorization_expired" && $0.subject == account
             }
@@ -53,6 +56,7 @@ struct BindingPolicyTests {
             // Granting friend_list again starts a new 90 (here 3) seconds, expiring once more.
             #expect(
                 try await binding.link(account, "wechat", scopes: ["friend_list"], session: session).code == "OK")
+            try instance.advanceClock(by: .seconds(3))
             _ = try await client.event(on: "binding.events", timeout: .seconds(20)) { event in
                 event.type == "binding.authorization_expired" && event.subject == account && event.id != expired.id
             }
@@ -79,12 +83,17 @@ struct BindingPolicyTests {
                 }
                 accounts.append(account)
             }
-            // The links took a while, so their expiries are spread: kill while half have expired.
+            // The links took a while, so their expiries are spread: move the clock to the first
+            // expiry, then through the spread in steps a sweep apart, and kill halfway through.
             let start = try #require(firstLink)
             let spread = ContinuousClock.now - start
-            try await Task.sleep(until: start + .seconds(4) + spread / 2)
+            try instance.advanceClock(by: .seconds(4) - spread)
+            for _ in 0..<5 {
+                try instance.advanceClock(by: spread / 10)
+                try await Task.sleep(for: .milliseconds(100))
+            }
             #expect(await instance.stop(signal: SIGKILL)?.bySignal == true)
-            // (Measured: about 17 of the 40 grants had expired when the process died.)
+            try instance.advanceClock(by: spread / 2 + .seconds(1))
             try instance.start()
 
             let pool = instance.pool()

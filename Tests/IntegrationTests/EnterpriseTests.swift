@@ -19,11 +19,8 @@ struct EnterpriseTests {
     )
         async throws -> IdentityClient.Answer
     {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while true {
-            let answer = try await permissions.send(type, data, session: session, operatorToken: operatorToken)
-            if answer.code != "UNAUTHENTICATED" || ContinuousClock.now > deadline { return answer }
-            try await Task.sleep(for: .milliseconds(100))
+        try await TestStack.retrying(while: { $0.code == "UNAUTHENTICATED" }) {
+            try await permissions.send(type, data, session: session, operatorToken: operatorToken)
         }
     }
 

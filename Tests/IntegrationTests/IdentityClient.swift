@@ -159,10 +159,19 @@ struct IdentityClient {
     }
 
     /// Publishes a deregistration-service event about an account, as that service would.
-    func publishLifecycle(_ type: String, accountId: String) async throws {
+    /// Publishes a deregistration lifecycle event about `accountId` as the deregistration service
+    /// would; `account.deregistered` carries the phone's block end (default: 31 days from now).
+    func publishLifecycle(_ type: String, accountId: String, phoneBlockedUntil: Date? = nil) async throws {
+        var data: [String: JSONValue] = ["accountId": .string(accountId)]
+        if type == EventType.accountDeregistered.rawValue {
+            let now = Date()
+            data["requestId"] = .string(UUID().uuidString.lowercased())
+            data["deregisteredAt"] = .string(CloudEvent.timestamp(now))
+            data["phoneBlockedUntil"] = .string(
+                CloudEvent.timestamp(phoneBlockedUntil ?? now.addingTimeInterval(31 * 86_400)))
+        }
         let event = CloudEvent(
-            source: "/registrar/deregistration", type: type, time: Date(), subject: accountId,
-            data: .object(["accountId": .string(accountId)]))
+            source: "/registrar/deregistration", type: type, time: Date(), subject: accountId, data: .object(data))
         try await client.sendRaw(event.encoded(), topic: "deregistration.events", key: accountId)
     }
 

@@ -21,12 +21,12 @@ struct IdentityPolicyTests {
         """
 
     @Test func stepUpLevelsSmsExpiryAndGrowingLockouts() async throws {
-        try await ServiceProcess.run(.identity, policy: Self.policy) { _, client in
-            try await run(IdentityClient(client: client))
+        try await ServiceProcess.run(.identity, policy: Self.policy) { instance, client in
+            try await run(IdentityClient(client: client), instance: instance)
         }
     }
 
-    func run(_ identity: IdentityClient) async throws {
+    func run(_ identity: IdentityClient, instance: ServiceProcess) async throws {
         // basic: SMS only.
         let (basicID, basic) = try await identity.registerToSecurityCheck()
         #expect(basic.string("requiredLevel") == "basic")
@@ -74,7 +74,7 @@ struct IdentityPolicyTests {
         let phone = IdentityClient.phone()
         let registrationId = try #require(try await identity.start(phone: phone).string("registrationId"))
         let code = try await identity.smsCode(for: phone)
-        try await Task.sleep(for: .milliseconds(2500))
+        try instance.advanceClock(by: .milliseconds(2500))
         let expired = try await identity.send(
             "registration.verify_sms", ["registrationId": .string(registrationId), "code": .string(code)])
         #expect(expired.code == "SMS_CODE_EXPIRED")
@@ -82,7 +82,8 @@ struct IdentityPolicyTests {
         // A deregistered phone is refused during its cool-down and accepted after it.
         let reused = IdentityClient.phone()
         let gone = try await identity.register(phone: reused)
-        try await identity.publishLifecycle("account.deregistered", accountId: gone.accountId)
+        try await identity.publishLifecycle(
+            "account.deregistered", accountId: gone.accountId, phoneBlockedUntil: instance.now.addingTimeInterval(2))
         var cooling = try await identity.start(phone: reused)
         let deadline = ContinuousClock.now + .seconds(10)
         while cooling.code == "PHONE_IN_USE" && ContinuousClock.now < deadline {
@@ -90,7 +91,7 @@ struct IdentityPolicyTests {
             cooling = try await identity.start(phone: reused)
         }
         #expect(cooling.code == "PHONE_IN_COOLDOWN")
-        try await Task.sleep(for: .milliseconds(2200))
+        try instance.advanceClock(by: .milliseconds(2200))
         #expect(try await identity.start(phone: reused).code == "OK")
 
         // Each further lockout doubles: 1 s, then 2 s.
@@ -102,7 +103,7 @@ struct IdentityPolicyTests {
             for _ in 0..<5 { last = try await identity.login(phone: account, password: "Wrong-one-1", device: device) }
             #expect(last?.code == "ACCOUNT_TEMPORARILY_LOCKED")
             #expect(last?.result["retryAfterSeconds"] == .int(Int64(1 << (round - 1))))
-            try await Task.sleep(for: .seconds(1 << (round - 1)) + .milliseconds(200))
+            try instance.advanceClock(by: .seconds(1 << (round - 1)) + .milliseconds(200))
         }
         #expect(try await identity.login(phone: account, device: device).code == "OK")
     }

@@ -1,6 +1,7 @@
 import Contract
 import Foundation
 import Messaging
+import Platform
 import Postgres
 
 /// A service executable started by a test against a database and topic prefix of its own, so it
@@ -18,6 +19,9 @@ public final class ServiceProcess: @unchecked Sendable {
     public let databaseURL: String
     /// Where its output goes.
     public let logPath: String
+    /// The file holding the instance's clock offset (`REGISTRAR_TEST_CLOCK`): every service of the
+    /// instance runs on the same movable clock, which `advanceClock(by:)` moves.
+    public let clockPath: String
     private let database: String
     private let serverURL: String
     private let environment: [String: String]
@@ -42,6 +46,8 @@ public final class ServiceProcess: @unchecked Sendable {
         databaseURL = serverURL + "/" + database
         logPath =
             FileManager.default.temporaryDirectory.appendingPathComponent("\(service.processName)-\(suffix).log").path
+        clockPath = FileManager.default.temporaryDirectory.appendingPathComponent("clock-\(suffix)").path
+        try "0".write(toFile: clockPath, atomically: true, encoding: .utf8)
         if let policy {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("policy-\(suffix).json").path
             try policy.write(toFile: path, atomically: true, encoding: .utf8)
@@ -128,6 +134,7 @@ public final class ServiceProcess: @unchecked Sendable {
         childEnvironment["REGISTRAR_KAFKA_SESSION_TIMEOUT_MS"] = "6000"
         childEnvironment["REGISTRAR_KAFKA_MAX_POLL_INTERVAL_MS"] = "20000"
         if let policyPath { childEnvironment["REGISTRAR_POLICY"] = policyPath }
+        childEnvironment[RegistrarClocks.testClockVariable] = clockPath
         childEnvironment.merge(self.environment) { $1 }
         childEnvironment.merge(extra) { $1 }
         process.environment = childEnvironment
@@ -157,9 +164,20 @@ public final class ServiceProcess: @unchecked Sendable {
         return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
     }
 
+    /// Moves the instance's time forward by `interval` at once: every service of the instance sees
+    /// it on its next reading of the clock (a command's receipt, a periodic task's tick).
+    public func advanceClock(by interval: Duration) throws {
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        try MovableClock.advance(at: clockPath, by: seconds)
+    }
+
+    /// The instance's time now.
+    public var now: Date { MovableClock(path: clockPath).now() }
+
     /// Stops the processes if running and drops the database.
     public func tearDown() async throws {
         for running in Array(processes.keys) { kill(running) }
+        try? FileManager.default.removeItem(atPath: clockPath)
         let name = database
         try await PostgresConnection(configuration: administration).run { session in
             try session.query(PostgresQuery(stringLiteral: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))

@@ -1,7 +1,8 @@
 import Contract
 import DeregistrationCore
 import Messaging
+import Platform
 
-try await ServiceRuntime.run(.deregistration) { router, environment, pool in
+try await ServiceRuntime.run(.deregistration, clock: try RegistrarClocks.fromEnvironment()) { router, environment, pool in
     try DeregistrationService.configure(router: &router, environment: environment, pool: pool)
 }

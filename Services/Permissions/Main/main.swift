@@ -1,7 +1,8 @@
 import Contract
 import Messaging
+import Platform
 import PermissionsCore
 
-try await ServiceRuntime.run(.permissions) { router, environment, pool in
+try await ServiceRuntime.run(.permissions, clock: try RegistrarClocks.fromEnvironment()) { router, environment, pool in
     try PermissionsService.configure(router: &router, environment: environment, pool: pool)
 }
