@@ -8,13 +8,13 @@ import TestSupport
 
 /// Drives `permissions.commands`, and stands in for identity and deregistration by publishing
 /// their events (with chosen times), as those services would.
-struct PermissionsClient {
-    let client: RegistrarClient
+public struct PermissionsClient: Sendable {
+    public let client: RegistrarClient
 
-    init(client: RegistrarClient = TestStack.client) { self.client = client }
+    public init(client: RegistrarClient = TestStack.client) { self.client = client }
 
     /// `permissions.check`; returns `(allowed, reason, limits)`.
-    func check(_ accountId: String, _ action: String, _ context: [String: JSONValue] = [:]) async throws
+    public func check(_ accountId: String, _ action: String, _ context: [String: JSONValue] = [:]) async throws
         -> (allowed: Bool, reason: String, limits: JSONValue)
     {
         let reply = try await client.request(
@@ -28,7 +28,7 @@ struct PermissionsClient {
     }
 
     /// A command on `permissions.commands`.
-    func send(_ type: String, _ data: [String: JSONValue], session: String? = nil, operatorToken: String? = nil)
+    public func send(_ type: String, _ data: [String: JSONValue], session: String? = nil, operatorToken: String? = nil)
         async throws -> IdentityClient.Answer
     {
         IdentityClient.Answer(
@@ -39,7 +39,7 @@ struct PermissionsClient {
     }
 
     /// Publishes an event of `service` (as that service would), happening at `time`.
-    func publish(
+    public func publish(
         _ service: RegistrarService, _ type: String, accountId: String, data: [String: JSONValue] = [:],
         time: Date = Date()
     )
@@ -54,7 +54,7 @@ struct PermissionsClient {
 
     /// A new operator, announced as identity would (`operator.added`, token hash only); returns its
     /// operator token.
-    func addOperator() async throws -> String {
+    public func addOperator() async throws -> String {
         let token = Sodium.randomBytes(32).hexString
         try await publish(
             .identity, "operator.added", accountId: "ops",
@@ -66,7 +66,7 @@ struct PermissionsClient {
     }
 
     /// A new account registered `age` seconds ago, known to permissions once this returns.
-    func account(age: TimeInterval = 0, restricted: [String] = [], tier: String? = nil) async throws -> String {
+    public func account(age: TimeInterval = 0, restricted: [String] = [], tier: String? = nil) async throws -> String {
         let accountId = UUID().uuidString.lowercased()
         try await publish(
             .identity, "account.registered", accountId: accountId,
@@ -82,7 +82,7 @@ struct PermissionsClient {
     }
 
     /// Waits until permissions answers for the account (and has its tier, when given).
-    func known(_ accountId: String, tier: String? = nil) async throws {
+    public func known(_ accountId: String, tier: String? = nil) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let reason = try await check(accountId, "chat.internal").reason
@@ -98,7 +98,7 @@ struct PermissionsClient {
     }
 
     /// Successful logins on `days` distinct past days (one each), then waits until counted.
-    func logins(_ accountId: String, daysAgo: [Int]) async throws {
+    public func logins(_ accountId: String, daysAgo: [Int]) async throws {
         for day in daysAgo {
             try await publish(
                 .identity, "login.succeeded", accountId: accountId,
@@ -107,13 +107,13 @@ struct PermissionsClient {
     }
 
     /// A day (86,400 s) in seconds.
-    static let day: TimeInterval = 86_400
+    public static let day: TimeInterval = 86_400
 }
 
 extension PermissionsClient {
     /// Waits until the read model shows `condition` for the account (reading permissions' own table,
     /// as ops would).
-    func waitForState(_ accountId: String, schemaPool: PostgresPool, _ sql: String, equals expected: Int) async throws {
+    public func waitForState(_ accountId: String, schemaPool: PostgresPool, _ sql: String, equals expected: Int) async throws {
         // `sql` is an expression written by the test; the account id goes as a parameter.
         var query = PostgresQuery(stringLiteral: "SELECT (\(sql)) AS v FROM accounts WHERE account_id = $1::uuid")
         query.binds = [accountId]

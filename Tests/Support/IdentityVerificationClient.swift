@@ -6,19 +6,19 @@ import TestSupport
 /// Verification and review commands, with fixtures for valid and invalid numbers.
 extension IdentityClient {
     /// `verification.submit` with `session`.
-    func verify(_ data: [String: JSONValue], session: String?) async throws -> Answer {
+    public func verify(_ data: [String: JSONValue], session: String?) async throws -> Answer {
         try await send("verification.submit", data, session: session)
     }
 
     /// A bank-card submission.
-    func verifyCard(_ number: String, session: String?) async throws -> Answer {
+    public func verifyCard(_ number: String, session: String?) async throws -> Answer {
         try await verify(
             ["method": .string("bank_card"), "cardNumber": .string(number), "holderName": .string("Li Mei")],
             session: session)
     }
 
     /// An ID-card submission, with evidence for a conflict review when given.
-    func verifyID(
+    public func verifyID(
         _ number: String, session: String?, livenessPassed: Bool = true, photo: String? = nil,
         statement: String? = nil
     ) async throws -> Answer {
@@ -32,7 +32,7 @@ extension IdentityClient {
     }
 
     /// `review.decide` with whatever tokens are given.
-    func decide(
+    public func decide(
         _ taskId: String, _ decision: String, note: String = "checked the documents", operatorToken: String?,
         sessionToken: String? = nil
     ) async throws -> Answer {
@@ -46,7 +46,7 @@ extension IdentityClient {
     // MARK: numbers
 
     /// A fresh valid resident ID number (Beijing, born 1960–1999, GB 11643 check character).
-    static func residentID() -> String {
+    public static func residentID() -> String {
         let body =
             "110101\(Int.random(in: 1960...1999))\(String(format: "%02d", Int.random(in: 1...12)))"
             + "\(String(format: "%02d", Int.random(in: 1...28)))\(String(format: "%03d", Int.random(in: 0...999)))"
@@ -56,13 +56,13 @@ extension IdentityClient {
     }
 
     /// A fresh Luhn-valid 16-digit card number (UnionPay prefix 62).
-    static func cardNumber() -> String {
+    public static func cardNumber() -> String {
         let body = "62" + (0..<13).map { _ in String(Int.random(in: 0...9)) }.joined()
         for check in 0...9 where luhn(body + String(check)) { return body + String(check) }
         return body + "0"
     }
 
-    static func luhn(_ digits: String) -> Bool {
+    public static func luhn(_ digits: String) -> Bool {
         let sum = digits.reversed().enumerated().reduce(0) { sum, item in
             let digit = item.element.wholeNumberValue ?? 0
             let value = item.offset % 2 == 1 ? (digit * 2 > 9 ? digit * 2 - 9 : digit * 2) : digit
@@ -73,9 +73,9 @@ extension IdentityClient {
 }
 
 /// `registrar operator add` and `registrar review list`, run as ops would.
-enum RegistrarCLI {
+public enum RegistrarCLI {
     /// Runs the `registrar` executable with `arguments` against `databaseURL`; returns its output.
-    static func run(_ arguments: [String], databaseURL: String) throws -> String {
+    public static func run(_ arguments: [String], databaseURL: String) throws -> String {
         let environment = ProcessInfo.processInfo.environment
         guard let bin = environment["REGISTRAR_BIN"] else { throw IdentityClient.Failure("REGISTRAR_BIN is not set") }
         let process = Process()
@@ -98,7 +98,7 @@ enum RegistrarCLI {
     }
 
     /// Creates an operator and returns its id and the token printed once.
-    static func addOperator(name: String, databaseURL: String) throws -> (id: String, token: String) {
+    public static func addOperator(name: String, databaseURL: String) throws -> (id: String, token: String) {
         let output = try run(["operator", "add", "--name", name], databaseURL: databaseURL)
         let lines = output.split(separator: "\n")
         guard let token = lines.first(where: { $0.hasPrefix("token: ") })?.dropFirst("token: ".count),

@@ -7,13 +7,13 @@ import TestSupport
 
 /// Drives `binding.commands` as a client app would; on a private instance (where identity does not
 /// run) it stands in for identity and deregistration by publishing their events.
-struct BindingClient {
-    let client: RegistrarClient
+public struct BindingClient: Sendable {
+    public let client: RegistrarClient
 
-    init(client: RegistrarClient = TestStack.client) { self.client = client }
+    public init(client: RegistrarClient = TestStack.client) { self.client = client }
 
     /// A command on `binding.commands`.
-    func send(_ type: String, _ data: [String: JSONValue], session: String?) async throws -> IdentityClient.Answer {
+    public func send(_ type: String, _ data: [String: JSONValue], session: String?) async throws -> IdentityClient.Answer {
         IdentityClient.Answer(
             event: try await client.request(
                 RegistrarClient.command(type: type, data: .object(data), sessionToken: session),
@@ -22,7 +22,7 @@ struct BindingClient {
 
     /// Sends until the reply is not `UNAUTHENTICATED` (a fresh session reaches binding through
     /// identity's events a moment later).
-    func sendAuthenticated(_ type: String, _ data: [String: JSONValue], session: String) async throws
+    public func sendAuthenticated(_ type: String, _ data: [String: JSONValue], session: String) async throws
         -> IdentityClient.Answer
     {
         try await TestStack.retrying(while: { $0.code == "UNAUTHENTICATED" }) {
@@ -31,7 +31,7 @@ struct BindingClient {
     }
 
     /// `binding.link`.
-    func link(
+    public func link(
         _ accountId: String, _ provider: String, external: String = BindingClient.externalID(),
         mode: String = "secondary",
         scopes: [String], session: String
@@ -45,13 +45,13 @@ struct BindingClient {
     }
 
     /// `binding.unlink`.
-    func unlink(_ accountId: String, _ provider: String, session: String) async throws -> IdentityClient.Answer {
+    public func unlink(_ accountId: String, _ provider: String, session: String) async throws -> IdentityClient.Answer {
         try await sendAuthenticated(
             "binding.unlink", ["accountId": .string(accountId), "provider": .string(provider)], session: session)
     }
 
     /// `migration.start` with `items`.
-    func migrate(_ accountId: String, freeStorageBytes: Int64 = 8 << 30, items: [JSONValue], session: String)
+    public func migrate(_ accountId: String, freeStorageBytes: Int64 = 8 << 30, items: [JSONValue], session: String)
         async throws -> IdentityClient.Answer
     {
         try await sendAuthenticated(
@@ -63,7 +63,7 @@ struct BindingClient {
     }
 
     /// A manifest item.
-    static func item(_ kind: String, at: Date? = Date(), compatible: Bool? = nil) -> JSONValue {
+    public static func item(_ kind: String, at: Date? = Date(), compatible: Bool? = nil) -> JSONValue {
         var item: [String: JSONValue] = ["id": .string(UUID().uuidString), "kind": .string(kind)]
         if let at { item["at"] = .string(CloudEvent.timestamp(at)) }
         if let compatible { item["compatible"] = .bool(compatible) }
@@ -71,10 +71,10 @@ struct BindingClient {
     }
 
     /// A fresh external account id.
-    static func externalID() -> String { "ext-\(UUID().uuidString.prefix(12).lowercased())" }
+    public static func externalID() -> String { "ext-\(UUID().uuidString.prefix(12).lowercased())" }
 
     /// Publishes an event of `service` about an account (as that service would).
-    func publish(_ service: RegistrarService, _ type: String, accountId: String, data: [String: JSONValue] = [:])
+    public func publish(_ service: RegistrarService, _ type: String, accountId: String, data: [String: JSONValue] = [:])
         async throws
     {
         var payload = data
@@ -86,7 +86,7 @@ struct BindingClient {
 
     /// A new account with a live session, made known the way identity would (`session.opened`);
     /// for private instances, where identity does not run.
-    func openSession() async throws -> (accountId: String, sessionToken: String) {
+    public func openSession() async throws -> (accountId: String, sessionToken: String) {
         let accountId = UUID().uuidString.lowercased()
         let token = Sodium.randomBytes(32).hexString
         try await publish(
@@ -99,7 +99,7 @@ struct BindingClient {
     }
 
     /// Events of `type` on `binding.events` about `subject`, read from the beginning for `window`.
-    func events(_ type: String, subject: String? = nil, window: Duration = .seconds(3)) async throws -> [CloudEvent] {
+    public func events(_ type: String, subject: String? = nil, window: Duration = .seconds(3)) async throws -> [CloudEvent] {
         try await client.read(topic: "binding.events", timeout: window) { _ in false }.compactMap(\.event).filter {
             $0.type == type && (subject == nil || $0.subject == subject)
         }

@@ -7,14 +7,14 @@ import TestSupport
 
 /// What the security rows of the reliability suite share: bursts of commands sent before any reply
 /// is read, the policy the stack runs with, and small statistics.
-enum Security {
+public enum Security {
     /// The policy of the shared test stack (`scripts/test` runs it with `deploy/policy.json`, the
     /// defaults), so tests name limits by their policy key, never by number.
-    static let policy = Policy()
+    public static let policy = Policy()
 
     /// Sends every envelope to `topic` before reading any reply, each keyed by `key` (a burst that
     /// spreads over partitions when the keys differ), and returns the replies in the same order.
-    static func burst(
+    public static func burst(
         _ client: RegistrarClient, _ envelopes: [[String: JSONValue]], topic: String,
         key: ([String: JSONValue]) -> String? = { _ in UUID().uuidString }
     ) async throws -> [IdentityClient.Answer] {
@@ -32,12 +32,12 @@ enum Security {
     }
 
     /// How many of `answers` carry `code`.
-    static func count(_ answers: [IdentityClient.Answer], _ code: String) -> Int {
+    public static func count(_ answers: [IdentityClient.Answer], _ code: String) -> Int {
         answers.filter { $0.code == code }.count
     }
 
     /// The median of `values` (0 when empty).
-    static func median(_ values: [Double]) -> Double {
+    public static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         guard !sorted.isEmpty else { return 0 }
         let mid = sorted.count / 2
@@ -45,10 +45,10 @@ enum Security {
     }
 
     /// Milliseconds, one decimal.
-    static func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
+    public static func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
 
     /// Sends `envelope` and measures command → reply (as this client sees it).
-    static func timed(_ client: RegistrarClient, _ envelope: [String: JSONValue], topic: String) async throws -> (
+    public static func timed(_ client: RegistrarClient, _ envelope: [String: JSONValue], topic: String) async throws -> (
         IdentityClient.Answer, Double
     ) {
         let started = ContinuousClock.now
@@ -61,7 +61,7 @@ enum Security {
     }
 
     /// Rows of a service's outbox (the pool's schema) on `topic` (full name) with event `type` and `key`.
-    static func outboxCount(_ pool: PostgresPool, topic: String, type: String, key: String) async throws -> Int {
+    public static func outboxCount(_ pool: PostgresPool, topic: String, type: String, key: String) async throws -> Int {
         try await pool.query(
             """
             SELECT count(*)::int AS n FROM outbox

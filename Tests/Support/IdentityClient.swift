@@ -4,26 +4,28 @@ import Messaging
 import TestSupport
 
 /// Drives `identity.commands` as a client app would, with fixtures for phones, devices and IPs.
-struct IdentityClient {
-    let client: RegistrarClient
+public struct IdentityClient: Sendable {
+    public let client: RegistrarClient
 
-    init(client: RegistrarClient = TestStack.client) { self.client = client }
+    public init(client: RegistrarClient = TestStack.client) { self.client = client }
 
     /// A reply's `data`, typed for assertions.
-    struct Answer {
-        var event: CloudEvent
-        var status: String? { event.data["status"]?.stringValue }
-        var code: String? { event.data["code"]?.stringValue }
-        var result: JSONValue { event.data["result"] ?? .null }
-        var warnings: [String] {
+    public struct Answer: Sendable {
+        /// Wraps a reply.
+        public init(event: CloudEvent) { self.event = event }
+        public var event: CloudEvent
+        public var status: String? { event.data["status"]?.stringValue }
+        public var code: String? { event.data["code"]?.stringValue }
+        public var result: JSONValue { event.data["result"] ?? .null }
+        public var warnings: [String] {
             guard case .array(let list) = event.data["warnings"] ?? .null else { return [] }
             return list.compactMap(\.stringValue)
         }
-        func string(_ key: String) -> String? { result[key]?.stringValue }
+        public func string(_ key: String) -> String? { result[key]?.stringValue }
     }
 
     /// Sends one command and waits for its reply.
-    func send(
+    public func send(
         _ type: String, _ data: [String: JSONValue], session: String? = nil, id: String = UUID().uuidString.lowercased()
     ) async throws -> Answer {
         let envelope = RegistrarClient.command(type: type, data: .object(data), id: id, sessionToken: session)
@@ -33,12 +35,12 @@ struct IdentityClient {
     // MARK: fixtures
 
     /// A fresh mainland phone number.
-    static func phone() -> String {
+    public static func phone() -> String {
         "+861\(Int.random(in: 3...9))\(String(format: "%09d", Int.random(in: 0..<1_000_000_000)))"
     }
 
     /// A fingerprint of 22 attributes unique to `seed`.
-    static func fingerprint(_ seed: String = UUID().uuidString) -> [String: String] {
+    public static func fingerprint(_ seed: String = UUID().uuidString) -> [String: String] {
         var attributes: [String: String] = [:]
         for name in [
             "cpuSerial", "basebandVersion", "boardId", "imeiHash", "serialHash", "screen", "kernel", "bootloader",
@@ -51,7 +53,7 @@ struct IdentityClient {
     }
 
     /// A device: Android 12 with 4 GB by default.
-    static func device(
+    public static func device(
         platform: String = "android", osVersion: String = "12", chip: String = "Snapdragon 660", ramMB: Int = 4096,
         emulator: Bool = false, rooted: Bool = false, customRom: String? = nil, pushWhitelisted: Bool = true,
         fingerprint: [String: String] = fingerprint()
@@ -65,7 +67,7 @@ struct IdentityClient {
     }
 
     /// An IP in China, daytime-neutral unless told otherwise.
-    static func ip(
+    public static func ip(
         _ address: String = "10.\(Int.random(in: 0...255)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))",
         proxy: Bool = false, country: String = "CN", timezone: String = zone(localHour: 12)
     ) -> JSONValue {
@@ -76,7 +78,7 @@ struct IdentityClient {
     }
 
     /// A fixed-offset time zone (`Etc/GMT∓k`) whose local hour is `localHour` now.
-    static func zone(localHour: Int) -> String {
+    public static func zone(localHour: Int) -> String {
         let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour!
         var k = (localHour - hour + 24) % 24
         if k > 14 { k -= 24 }
@@ -87,7 +89,7 @@ struct IdentityClient {
     // MARK: flows
 
     /// `registration.start`.
-    func start(phone: String, device: JSONValue = device(), ip: JSONValue = ip(), scanTicket: String? = nil)
+    public func start(phone: String, device: JSONValue = device(), ip: JSONValue = ip(), scanTicket: String? = nil)
         async throws
         -> Answer
     {
@@ -97,7 +99,7 @@ struct IdentityClient {
     }
 
     /// The SMS code last sent to `phone` (read from `notifications.sms`, as the SMS gateway would).
-    func smsCode(for phone: String, purpose: String = "registration", after: Int = 0) async throws -> String {
+    public func smsCode(for phone: String, purpose: String = "registration", after: Int = 0) async throws -> String {
         let event = try await client.event(on: "notifications.sms") { event in
             event.data["phone"]?.stringValue == phone && event.data["purpose"]?.stringValue == purpose
         }
@@ -105,7 +107,7 @@ struct IdentityClient {
     }
 
     /// Start to profile: returns the registration id and the profile reply (with `requiredLevel`).
-    func registerToSecurityCheck(
+    public func registerToSecurityCheck(
         phone: String = phone(), device: JSONValue = device(), ip: JSONValue = ip(), password: String = "Sunflower-42",
         questions: [(String, String)]? = nil
     ) async throws -> (registrationId: String, profile: Answer) {
@@ -131,7 +133,7 @@ struct IdentityClient {
     }
 
     /// A whole registration that passes whatever step-up it draws.
-    func register(
+    public func register(
         phone: String = phone(), device: JSONValue = device(), ip: JSONValue = ip(), password: String = "Sunflower-42",
         questions: [(String, String)]? = nil
     ) async throws -> (accountId: String, sessionToken: String, deviceId: String, registrationId: String) {
@@ -151,7 +153,7 @@ struct IdentityClient {
     }
 
     /// `login`.
-    func login(phone: String, password: String = "Sunflower-42", device: JSONValue, ip: JSONValue = ip()) async throws
+    public func login(phone: String, password: String = "Sunflower-42", device: JSONValue, ip: JSONValue = ip()) async throws
         -> Answer
     {
         try await send(
@@ -161,7 +163,7 @@ struct IdentityClient {
     /// Publishes a deregistration-service event about an account, as that service would.
     /// Publishes a deregistration lifecycle event about `accountId` as the deregistration service
     /// would; `account.deregistered` carries the phone's block end (default: 31 days from now).
-    func publishLifecycle(_ type: String, accountId: String, phoneBlockedUntil: Date? = nil) async throws {
+    public func publishLifecycle(_ type: String, accountId: String, phoneBlockedUntil: Date? = nil) async throws {
         var data: [String: JSONValue] = ["accountId": .string(accountId)]
         if type == EventType.accountDeregistered.rawValue {
             let now = Date()
@@ -175,8 +177,8 @@ struct IdentityClient {
         try await client.sendRaw(event.encoded(), topic: "deregistration.events", key: accountId)
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
     }
 }
