@@ -16,8 +16,8 @@ public enum OneTimeCodeVerdict: Sendable, Equatable {
 
 /// The one-time-code rule.
 public enum OneTimeCode {
-    /// Decides a presented code: a spent budget of tries locks first (so no further guess is even
-    /// compared), then an expired code, then the comparison. `matches` is the caller's
+    /// Decides a presented code: a spent budget of tries locks first (whatever the guess, so a
+    /// locked code cannot be probed further), then an expired code, then the comparison. `matches` is the caller's
     /// constant-time comparison of keyed hashes; `attempts` the wrong tries so far.
     public static func verdict(
         matches: Bool, attempts: Int, maxAttempts: Int, expiresAt: Date?, now: Date

@@ -61,7 +61,12 @@ public struct MessageDecoder: Sendable {
     /// Checks size, UTF-8, depth and NUL escapes, then decodes the envelope attributes.
     public func envelope(_ bytes: [UInt8]) -> Result<IncomingEnvelope, MalformedMessage> {
         if bytes.count > maxBytes {
-            return .failure(MalformedMessage(code: .malformed, reason: "too_large"))
+            // Answered when its id can be read without parsing the whole message (contract §2).
+            let prefix = Self.topLevelStrings(in: bytes.prefix(Self.oversizedPrefixBytes), keys: ["id", "correlationid"])
+            return .failure(
+                MalformedMessage(
+                    code: .malformed, reason: "too_large", messageID: prefix["id"].flatMap { $0.isEmpty ? nil : $0 },
+                    correlationID: prefix["correlationid"]))
         }
         guard String(validating: bytes, as: UTF8.self) != nil else {
             return .failure(MalformedMessage(code: .malformed, reason: "invalid_utf8"))
@@ -96,6 +101,67 @@ public struct MessageDecoder: Sendable {
             return .failure(
                 MalformedMessage(code: .malformed, reason: "not_cloudevent", messageID: id, correlationID: correlation))
         }
+    }
+
+    /// How much of an oversized message is read to find its `id` and `correlationid`: CloudEvents
+    /// attributes come before `data` in every client we know, and an id longer than this is no id.
+    static let oversizedPrefixBytes = 4096
+
+    /// The string values of `keys` among the top-level members found in `bytes` (a prefix of a JSON
+    /// object), without parsing the rest: a single pass tracking nesting and strings, so a key inside
+    /// `data` or inside a string is never taken for a top-level one.
+    static func topLevelStrings(in bytes: ArraySlice<UInt8>, keys: Set<String>) -> [String: String] {
+        var found: [String: String] = [:]
+        var depth = 0
+        var index = bytes.startIndex
+        var expectingKey = false
+        var pendingKey: String?
+        /// The end (exclusive) of the JSON string starting at `start` (a quote), `nil` if cut off.
+        func stringEnd(from start: Int) -> Int? {
+            var cursor = start + 1
+            while cursor < bytes.endIndex {
+                switch bytes[cursor] {
+                case UInt8(ascii: "\\"): cursor += 2
+                case UInt8(ascii: "\""): return cursor + 1
+                default: cursor += 1
+                }
+            }
+            return nil
+        }
+        func decoded(_ range: Range<Int>) -> String? {
+            try? JSONDecoder().decode(String.self, from: Data(bytes[range]))
+        }
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                guard let end = stringEnd(from: index) else { return found }
+                if depth == 1 {
+                    if expectingKey {
+                        pendingKey = decoded(index..<end)
+                        expectingKey = false
+                    } else if let key = pendingKey, keys.contains(key), found[key] == nil {
+                        found[key] = decoded(index..<end)
+                    }
+                }
+                index = end
+                continue
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectingKey = depth == 1 && byte == UInt8(ascii: "{")
+                if depth > 1 { pendingKey = nil }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: ","):
+                if depth == 1 {
+                    expectingKey = true
+                    pendingKey = nil
+                }
+            default: break
+            }
+            index += 1
+        }
+        return found
     }
 
     /// The envelope rules beyond its types; a failure carries `id` and `correlationID` (what the

@@ -104,6 +104,24 @@ import Testing
         }
     }
 
+    @Test func anOversizedMessageIsAnsweredByTheIdAtItsStart() {
+        let decoder = MessageDecoder(maxBytes: 64, maxDepth: 8)
+        let padding = String(repeating: "a", count: 100)
+        let large = #"{"data":{"id":"inner"},"note":"\"id\":\"fake\"","id":"c\u0031","correlationid":"k","x":""#
+            + padding + #""}"#
+        guard case .failure(let refusal) = decoder.envelope(Array(large.utf8)) else {
+            Issue.record("accepted an oversized message")
+            return
+        }
+        #expect(refusal.reason == "too_large")
+        #expect(refusal.messageID == "c1" && refusal.correlationID == "k")
+        // An id beyond the bounded prefix, or none at all, is not read: no reply is owed then.
+        let late = #"{"x":""# + String(repeating: "a", count: MessageDecoder.oversizedPrefixBytes) + #"","id":"c1"}"#
+        guard case .failure(let unanswered) = decoder.envelope(Array(late.utf8)) else { return }
+        #expect(unanswered.messageID == nil)
+        #expect(MessageDecoder.topLevelStrings(in: Array(#"["id","x"]"#.utf8)[...], keys: ["id"]).isEmpty)
+    }
+
     @Test func escapedBackslashBeforeUIsNotANul() throws {
         let text = #"{"specversion":"1.0","id":"c1","source":"/t","type":"x","data":{"a":"x\\u0000y"}}"#
         #expect(throws: Never.self) { try envelope(text).get() }

@@ -94,6 +94,7 @@ struct PoisonReliabilityTests {
 
     func poison(_ client: RegistrarClient, commands: String) async throws {
         let key = "poison-\(UUID().uuidString)"
+        let bigID = "big-\(UUID().uuidString.lowercased())"
         let valid = #"{"specversion":"1.0","id":"ID","source":"/t","type":"system.ping","data":{}}"#
         var invalidUTF8 = Array(valid.replacingOccurrences(of: "ID", with: UUID().uuidString).utf8)
         invalidUTF8.insert(0xc3, at: 10)
@@ -107,7 +108,12 @@ struct PoisonReliabilityTests {
                         .utf8)
             ),
             ("too_deep", Array((String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)).utf8)),
-            ("too_large", Array((#"{"id":"big","data":""# + String(repeating: "a", count: 65_536 + 1) + #""}"#).utf8)),
+            (
+                "too_large",
+                Array(
+                    (#"{"id":"\#(bigID)","correlationid":"c-big","data":""# + String(repeating: "a", count: 65_536 + 1)
+                        + #""}"#).utf8)
+            ),
             (
                 "invalid_field",
                 Array(#"{"specversion":"1.0","id":17,"source":"/t","type":"system.ping","data":{}}"#.utf8)
@@ -131,6 +137,10 @@ struct PoisonReliabilityTests {
             Array(try JSONEncoder().encode(JSONValue.object(ping))), topic: "identity.commands", key: key)
         let reply = try await client.reply(to: id)
         #expect(reply.data["code"] == .string("OK"))
+        // An oversized command is answered too: its id is read from the start of the bytes.
+        let big = try await client.reply(to: bigID)
+        #expect(big.data["code"] == .string("MALFORMED") && big.data["result"]?["reason"] == .string("too_large"))
+        #expect(big.correlationid == "c-big")
         let answered = try #require(Date(rfc3339: reply.time))
         #expect(answered.timeIntervalSince(sent) < 5, "answered \(answered.timeIntervalSince(sent)) s after sending")
 
