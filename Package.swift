@@ -92,6 +92,9 @@ let package = Package(
             name: "BindingTests", dependencies: ["BindingCore", "Contract", "Platform"], path: "Tests/BindingTests",
             swiftSettings: settings),
         .testTarget(
+            name: "DeregistrationTests", dependencies: ["DeregistrationCore", "Contract", "Platform"],
+            path: "Tests/DeregistrationTests", swiftSettings: settings),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "Messaging", "Contract", "Directory", "Platform", "Postgres", "Kafka", "TestSupport", "IdentityCore",

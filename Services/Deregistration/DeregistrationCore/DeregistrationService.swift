@@ -24,7 +24,9 @@ public enum DeregistrationService {
 
 /// What the handlers share.
 struct DeregistrationContext: Sendable {
+    /// The policy in force.
     var policy: Policy
+    /// `REGISTRAR_HASH_KEY`: phones are known by their keyed hash, revoke codes stored as one.
     var hashKey: [UInt8]
 }
 
@@ -76,20 +78,4 @@ enum ReadModel {
             ON CONFLICT (enterprise_id) DO UPDATE SET account_id = EXCLUDED.account_id
             """)
     }
-}
-
-/// Appends to the audit trail (no personal data).
-func audit(
-    _ session: borrowing PostgresSession, _ accountID: String, _ step: String, _ detail: [String: String] = [:],
-    at: Date
-)
-    throws
-{
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = .sortedKeys
-    try session.query(
-        """
-        INSERT INTO audit (account_id, step, detail, at)
-        VALUES (\(accountID)::uuid, \(step), \(String(decoding: try encoder.encode(detail), as: UTF8.self))::jsonb, \(at))
-        """)
 }

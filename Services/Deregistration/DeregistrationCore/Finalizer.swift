@@ -8,36 +8,28 @@ import Postgres
 /// `FOR UPDATE SKIP LOCKED` (two replicas never finalize the same account) and finalized in the
 /// transaction that writes `account.deregistered` to the outbox (a crash never skips or repeats one).
 enum Finalizer {
+    /// The periodic task that finalizes due requests every `deregistration.schedulerInterval`.
     static func task(_ context: DeregistrationContext) -> PeriodicTask {
         let policy = context.policy
         return PeriodicTask(name: "deregistration.finalize", interval: policy.deregistration.schedulerInterval.duration)
         {
             session, now, effects in
-            let due = try session.query(
-                """
-                SELECT id::text AS id, account_id::text AS account_id FROM requests
-                WHERE state = 'cooling' AND cooldown_ends_at <= \(now)
-                ORDER BY cooldown_ends_at LIMIT 100 FOR UPDATE SKIP LOCKED
-                """)
-            for row in due {
-                let requestID: String = try row.decode("id")
-                let accountID: String = try row.decode("account_id")
-                try session.query(
-                    "UPDATE requests SET state = 'finalized', closed_at = \(now), revoke_code_hash = NULL WHERE id = \(requestID)::uuid"
-                )
-                try audit(session, accountID, "finalized", ["requestId": requestID], at: now)
-                let contactsUntil = now.addingTimeInterval(policy.deregistration.contactRetention.timeInterval)
-                let phoneFreeAt = now.addingTimeInterval(policy.registration.phoneReuseCooldown.timeInterval)
+            let due = try DeregistrationStore.claimDue(session, now: now)
+            let finalization = CooldownRules.finalization(at: now, policy: policy)
+            for request in due {
+                try DeregistrationStore.finalize(session, requestID: request.id, now: now)
+                try DeregistrationStore.audit(
+                    session, request.accountId, "finalized", ["requestId": request.id], at: now)
                 try effects.emit(
-                    .accountDeregistered, subject: accountID,
-                    data: [
-                        "accountId": accountID, "requestId": requestID, "deregisteredAt": CloudEvent.timestamp(now),
-                        "contactsRetainedUntil": CloudEvent.timestamp(contactsUntil),
-                        "phoneBlockedUntil": CloudEvent.timestamp(phoneFreeAt),
-                    ])
+                    .accountDeregistered, subject: request.accountId,
+                    data: AccountDeregistered(
+                        accountId: request.accountId, requestId: request.id,
+                        deregisteredAt: CloudEvent.timestamp(finalization.deregisteredAt),
+                        phoneBlockedUntil: CloudEvent.timestamp(finalization.phoneBlockedUntil),
+                        contactsRetainedUntil: CloudEvent.timestamp(finalization.contactsRetainedUntil)))
                 try effects.emit(
-                    .walletRefundRequested, subject: accountID,
-                    data: ["accountId": accountID, "requestId": requestID])
+                    .walletRefundRequested, subject: request.accountId,
+                    data: ["accountId": request.accountId, "requestId": request.id])
             }
             return due.count
         }

@@ -5,22 +5,32 @@ import Messaging
 import Platform
 import Postgres
 
+/// `data` of `deregistration.request`.
 struct Request: Decodable, Sendable {
+    /// The account to deregister (the session's own).
     var accountId: String
+    /// The requesting device's fingerprint (contract §3).
     var deviceFingerprint: [String: String]
 }
 
+/// `data` of `deregistration.send_revoke_code`.
 struct PhoneOnly: Decodable, Sendable {
+    /// The phone of the account whose deregistration is to be revoked.
     var phone: String
 }
 
+/// `data` of `deregistration.revoke`.
 struct Revoke: Decodable, Sendable {
+    /// The phone of the account whose deregistration is to be revoked.
     var phone: String
+    /// The revoke code sent to it.
     var code: String
 }
 
-/// `deregistration.request`, `deregistration.send_revoke_code`, `deregistration.revoke`.
+/// `deregistration.request`, `deregistration.send_revoke_code`, `deregistration.revoke`: each
+/// loads through `DeregistrationStore`, decides by the rules (`Rules/`), and writes the outcome.
 enum RequestHandlers {
+    /// Registers the three commands.
     static func register(_ router: inout Router, _ context: DeregistrationContext) {
         router.command("deregistration.request", Request.self) { session, command, effects in
             try request(session, command, &effects, context)
@@ -35,6 +45,7 @@ enum RequestHandlers {
 
     // MARK: request
 
+    /// Freezes the caller's own account for the cool-down (`RequestRules`).
     static func request(
         _ session: borrowing PostgresSession, _ command: Command<Request>, _ effects: inout MessageEffects,
         _ context: DeregistrationContext
@@ -49,186 +60,126 @@ enum RequestHandlers {
         guard caller.accountId == data.accountId else {
             return .rejected(.forbidden, "a session can deregister only its own account")
         }
-        guard data.deviceFingerprint.values.filter({ !$0.isEmpty }).count >= policy.devices.minFingerprintAttributes,
-            data.deviceFingerprint.values.allSatisfy({ $0.count <= policy.devices.maxFingerprintValueLength })
-        else {
+        guard RequestRules.isUsableFingerprint(data.deviceFingerprint, policy: policy) else {
             throw MalformedMessage.invalid(field: "data.deviceFingerprint")
         }
-        guard try session.query("SELECT 1 AS k FROM accounts WHERE account_id = \(data.accountId)::uuid").count == 1
-        else {
+        guard let standing = try DeregistrationStore.standing(session, data.accountId) else {
             return .rejected(.accountNotFound, "the account is not known")
         }
-        if let open = try session.query(
-            "SELECT cooldown_ends_at FROM requests WHERE account_id = \(data.accountId)::uuid AND state = 'cooling'"
-        ).first {
+        switch RequestRules.accountRefusal(openCooldownEndsAt: standing.openCooldownEndsAt, adminOf: standing.adminOf) {
+        case .pending(let cooldownEndsAt):
             return .rejected(
                 .deregistrationPending, "a deregistration is already in its cool-down",
-                result: .object(["cooldownEndsAt": .string(CloudEvent.timestamp(try open.decode("cooldown_ends_at")))]))
-        }
-        let enterprises: [String] = try session.query(
-            "SELECT enterprise_id FROM enterprise_admins WHERE account_id = \(data.accountId)::uuid ORDER BY enterprise_id"
-        ).map { try $0.decode("enterprise_id") }
-        if !enterprises.isEmpty {
+                result: .object(["cooldownEndsAt": .string(CloudEvent.timestamp(cooldownEndsAt))]))
+        case .adminTransferRequired(let enterpriseIds):
             return .rejected(
                 .adminTransferRequired, "hand over the admin rights of your enterprises first",
-                result: .object(["enterpriseIds": .array(enterprises.map(JSONValue.string))]))
+                result: .object(["enterpriseIds": .array(enterpriseIds.map(JSONValue.string))]))
+        case nil: break
         }
-        let printID =
-            try DevicePrints.recognise(
-                session, fingerprint: data.deviceFingerprint, threshold: policy.devices.similarityThreshold)?.id
-            ?? DevicePrints.insertPrint(session, fingerprint: data.deviceFingerprint, now: now)
-        try session.query("SELECT pg_advisory_xact_lock(hashtextextended(\("print:" + printID), 0))")
-        let print = try session.query(
-            "SELECT locked_at IS NOT NULL AS locked FROM device_prints WHERE id = \(printID)::uuid FOR UPDATE"
-        ).first
-        if try print?.decode("locked", as: Bool.self) == true {
+        let device = try DeregistrationStore.device(
+            session, fingerprint: data.deviceFingerprint, now: now, policy: policy)
+        switch RequestRules.deviceDecision(
+            locked: device.locked, earlierRequests: device.requestTimes, now: now, policy: policy)
+        {
+        case .locked:
             return .rejected(.deviceLocked, "this device is locked for deregistration")
-        }
-        let since = now.addingTimeInterval(-policy.deregistration.deviceWindow.timeInterval)
-        let earlier =
-            try session.query(
-                "SELECT count(*) AS n FROM requests WHERE print_id = \(printID)::uuid AND requested_at > \(since)"
-            ).first?.decode("n", as: Int.self) ?? 0
-        if earlier + 1 >= policy.deregistration.deviceLockAt {
-            // The device's 4th deregistration in the window: lock it instead.
-            try session.query("UPDATE device_prints SET locked_at = \(now) WHERE id = \(printID)::uuid")
-            try audit(session, data.accountId, "device_locked", ["deviceId": printID], at: now)
+        case .lock:
+            try DeregistrationStore.lockDevice(session, device.id, now: now)
+            try DeregistrationStore.audit(session, data.accountId, "device_locked", ["deviceId": device.id], at: now)
             try effects.emit(
                 .deviceLocked, subject: data.accountId,
-                data: ["accountId": data.accountId, "deviceId": printID, "reason": "deregistration_limit"])
+                data: ["accountId": data.accountId, "deviceId": device.id, "reason": "deregistration_limit"])
             return .rejected(.deviceLocked, "too many deregistrations from this device; it is locked")
+        case .accept(let cooldownEndsAt):
+            let id = UUID().uuidString.lowercased()
+            let ends = CloudEvent.timestamp(cooldownEndsAt)
+            try DeregistrationStore.insertRequest(
+                session, id: id, accountID: data.accountId, printID: device.id, requestedAt: now,
+                cooldownEndsAt: cooldownEndsAt)
+            try DeregistrationStore.audit(
+                session, data.accountId, "requested", ["requestId": id, "cooldownEndsAt": ends], at: now)
+            try effects.emit(
+                .accountFrozen, subject: data.accountId,
+                data: ["accountId": data.accountId, "requestId": id, "cooldownEndsAt": ends])
+            return try .ok(["requestId": id, "cooldownEndsAt": ends])
         }
-        let id = UUID().uuidString.lowercased()
-        let ends = now.addingTimeInterval(policy.deregistration.cooldown.timeInterval)
-        try session.query(
-            """
-            INSERT INTO requests (id, account_id, print_id, state, requested_at, cooldown_ends_at)
-            VALUES (\(id)::uuid, \(data.accountId)::uuid, \(printID)::uuid, 'cooling', \(now), \(ends))
-            """)
-        try audit(
-            session, data.accountId, "requested", ["requestId": id, "cooldownEndsAt": CloudEvent.timestamp(ends)],
-            at: now)
-        try effects.emit(
-            .accountFrozen, subject: data.accountId,
-            data: ["accountId": data.accountId, "requestId": id, "cooldownEndsAt": CloudEvent.timestamp(ends)])
-        return try .ok(["requestId": id, "cooldownEndsAt": CloudEvent.timestamp(ends)])
     }
 
     // MARK: revoke
 
-    /// The account with an open or finalized request for `phone`, by its keyed hash.
-    static func latestRequest(_ session: borrowing PostgresSession, phone: String, context: DeregistrationContext)
-        throws
-        -> PostgresRow?
-    {
-        try session.query(
-            """
-            SELECT r.id::text AS id, r.account_id::text AS account_id, r.state, r.cooldown_ends_at, r.revoke_code_hash,
-                   r.revoke_code_expires_at, r.revoke_attempts
-            FROM requests r JOIN accounts a ON a.account_id = r.account_id
-            WHERE a.phone_hash = \(PhoneHash.of(phone, key: context.hashKey)) AND r.state IN ('cooling', 'finalized')
-            ORDER BY r.requested_at DESC LIMIT 1 FOR UPDATE OF r
-            """
-        ).first
-    }
-
-    static func validPhone(_ phone: String) throws {
-        let digits = phone.dropFirst()
-        guard phone.hasPrefix("+"), (8...15).contains(digits.count), digits.allSatisfy(\.isASCII),
-            digits.allSatisfy(\.isNumber), digits.first != "0"
-        else { throw MalformedMessage.invalid(field: "data.phone") }
-    }
-
+    /// Sends a revoke code to a phone whose account is in its cool-down; answers alike for every
+    /// other phone (`RevokeCodeRules`, `CooldownRules.revokeWindow`).
     static func sendRevokeCode(
         _ session: borrowing PostgresSession, _ command: Command<PhoneOnly>, _ effects: inout MessageEffects,
         _ context: DeregistrationContext
     ) throws -> Reply {
-        let phone = command.data.phone
+        let phone = try parse(command.data.phone)
         let now = command.receivedAt
-        try validPhone(phone)
+        let policy = context.policy
+        let phoneHash = PhoneHash.of(phone.e164, key: context.hashKey)
         // The same answers whether or not the phone has a deregistration to revoke: requests are
         // counted per phone (known or not), and an exhausted global budget refuses every phone.
-        let limited = Reply.rejected(.rateLimited, "too many codes requested; try again later")
-        let policy = context.policy.deregistration
-        let phoneHash = PhoneHash.of(phone, key: context.hashKey)
-        try session.query("SELECT pg_advisory_xact_lock(hashtextextended(\("revoke-code:" + phoneHash), 0))")
-        let since = now.addingTimeInterval(-policy.revokeCodeWindow.timeInterval)
-        try session.query("DELETE FROM revoke_code_requests WHERE requested_at <= \(since)")
-        let recent =
-            try session.query("SELECT count(*) AS n FROM revoke_code_requests WHERE phone_hash = \(phoneHash)").first?
-            .decode("n", as: Int.self) ?? 0
-        guard recent < policy.revokeCodesPerPhonePerWindow,
-            try SMSBudget.available(session, service: "deregistration", policy: context.policy.sms, now: now)
-        else { return limited }
-        try session.query(
-            "INSERT INTO revoke_code_requests (phone_hash, requested_at) VALUES (\(phoneHash), \(now))")
+        let earlier = try DeregistrationStore.codeRequests(
+            session, phoneHash: phoneHash, windowStart: RevokeCodeRules.windowStart(now: now, policy: policy))
+        guard RevokeCodeRules.mayRequestCode(earlierRequests: earlier, now: now, policy: policy),
+            try SMSBudget.available(session, service: "deregistration", policy: policy.sms, now: now)
+        else { return .rejected(.rateLimited, "too many codes requested; try again later") }
+        try DeregistrationStore.recordCodeRequest(session, phoneHash: phoneHash, now: now)
         let answer = try Reply.ok(
             ["sent": true], message: "if this number has a deregistration in its cool-down, a code is on its way")
-        guard let request = try latestRequest(session, phone: phone, context: context),
-            try request.decode("state", as: String.self) == "cooling",
-            try request.decode("cooldown_ends_at", as: Date.self) > now
+        guard let request = try DeregistrationStore.latestRequest(session, phoneHash: phoneHash),
+            request.revokeWindow(at: now) == .open
         else { return answer }
         try SMSBudget.spend(session, now: now)
-        let requestID: String = try request.decode("id")
-        let code = Sodium.randomDigits(context.policy.sms.codeLength)
-        let expires = now.addingTimeInterval(context.policy.sms.validity.timeInterval)
-        try session.query(
-            """
-            UPDATE requests SET revoke_code_hash = \(PostgresBytes(codeHash(code, requestID: requestID, context: context))),
-                revoke_code_expires_at = \(expires), revoke_attempts = 0
-            WHERE id = \(requestID)::uuid
-            """)
+        let code = Sodium.randomDigits(policy.sms.codeLength)
+        let expires = RevokeCodeRules.expiry(sentAt: now, policy: policy)
+        try DeregistrationStore.storeCode(
+            session, requestID: request.id,
+            codeHash: RevokeCodeRules.codeHash(code, requestID: request.id, key: context.hashKey), expiresAt: expires)
         try effects.publish(
-            topic: "notifications.sms", key: phone, type: .smsRequested,
-            data: ["phone": phone, "purpose": "revoke", "code": code, "expiresAt": CloudEvent.timestamp(expires)],
+            topic: "notifications.sms", key: phone.e164, type: .smsRequested,
+            data: ["phone": phone.e164, "purpose": "revoke", "code": code, "expiresAt": CloudEvent.timestamp(expires)],
             sensitive: true)
         return answer
     }
 
+    /// Revokes the deregistration of the phone's account during its cool-down, given the code
+    /// (`CooldownRules.revokeWindow`, then `OneTimeCode.verdict`).
     static func revoke(
         _ session: borrowing PostgresSession, _ command: Command<Revoke>, _ effects: inout MessageEffects,
         _ context: DeregistrationContext
     ) throws -> Reply {
+        let phone = try parse(command.data.phone)
         let now = command.receivedAt
-        try validPhone(command.data.phone)
-        let invalid = Reply.rejected(.smsCodeInvalid, "the code is wrong")
-        guard let request = try latestRequest(session, phone: command.data.phone, context: context) else {
-            return invalid
-        }
-        let requestID: String = try request.decode("id")
-        let accountID: String = try request.decode("account_id")
-        if try request.decode("state", as: String.self) == "finalized"
-            || now >= (try request.decode("cooldown_ends_at", as: Date.self))
-        {
+        // No request, and no code sent, answer as a wrong code without attempts left: unknown
+        // phones are not told apart from known ones.
+        let noCode = Reply.rejected(.smsCodeInvalid, "the code is wrong")
+        guard
+            let request = try DeregistrationStore.latestRequest(
+                session, phoneHash: PhoneHash.of(phone.e164, key: context.hashKey))
+        else { return noCode }
+        guard request.revokeWindow(at: now) == .open else {
             return .rejected(.cooldownOver, "the cool-down is over; the account is deregistered")
         }
-        let maxAttempts = context.policy.sms.maxAttempts
-        let attempts: Int = try request.decode("revoke_attempts")
-        guard let stored: PostgresBytes = try request.decode("revoke_code_hash") else { return invalid }
-        if attempts >= maxAttempts { return .rejected(.smsCodeLocked, "too many wrong codes; ask for a new one") }
-        if let expires: Date = try request.decode("revoke_code_expires_at"), now >= expires {
-            return .rejected(.smsCodeExpired, "the code has expired; ask for a new one")
-        }
-        guard
-            Sodium.constantTimeEqual(codeHash(command.data.code, requestID: requestID, context: context), stored.bytes)
-        else {
-            try session.query("UPDATE requests SET revoke_attempts = revoke_attempts + 1 WHERE id = \(requestID)::uuid")
-            return .rejected(
-                .smsCodeInvalid, "the code is wrong",
-                result: .object(["attemptsLeft": .int(Int64(max(0, maxAttempts - attempts - 1)))]))
-        }
-        try session.query(
-            """
-            UPDATE requests SET state = 'revoked', closed_at = \(now), revoke_code_hash = NULL WHERE id = \(requestID)::uuid
-            """)
-        try audit(session, accountID, "revoked", ["requestId": requestID], at: now)
+        guard let stored = request.codeHash else { return noCode }
+        let presented = RevokeCodeRules.codeHash(command.data.code, requestID: request.id, key: context.hashKey)
+        let verdict = OneTimeCode.verdict(
+            matches: Sodium.constantTimeEqual(presented, stored), attempts: request.codeAttempts,
+            maxAttempts: context.policy.sms.maxAttempts, expiresAt: request.codeExpiresAt, now: now)
+        if case .wrong = verdict { try DeregistrationStore.countWrongCode(session, requestID: request.id) }
+        if let rejection = Reply.rejection(verdict, renew: "ask for a new one") { return rejection }
+        try DeregistrationStore.revoke(session, requestID: request.id, now: now)
+        try DeregistrationStore.audit(session, request.accountId, "revoked", ["requestId": request.id], at: now)
         try effects.emit(
-            .accountUnfrozen, subject: accountID, data: ["accountId": accountID, "requestId": requestID])
-        return try .ok(["accountId": accountID])
+            .accountUnfrozen, subject: request.accountId,
+            data: ["accountId": request.accountId, "requestId": request.id])
+        return try .ok(AccountRef(accountId: request.accountId))
     }
 
-    /// The keyed hash of a revoke code, bound to its request and purpose.
-    static func codeHash(_ code: String, requestID: String, context: DeregistrationContext) -> [UInt8] {
-        Sodium.hmacSHA256(key: context.hashKey, message: Array("revoke:\(requestID):\(code)".utf8))
+    /// The command's phone; one that is not E.164 is `MALFORMED` naming `data.phone`.
+    static func parse(_ phone: String) throws -> PhoneNumber {
+        guard let parsed = PhoneNumber.parse(phone) else { throw MalformedMessage.invalid(field: "data.phone") }
+        return parsed
     }
 }
