@@ -132,9 +132,7 @@ enum Seed {
             let binds: [String?] = [String(from), String(to), kind] + extra.map { Optional($0) }
             try await db.transaction { session in
                 for sql in statements {
-                    var query = PostgresQuery(stringLiteral: sql)
-                    query.binds = binds
-                    _ = try session.query(query)
+                    _ = try session.query(PostgresQuery(trusted: sql, binds: binds))
                 }
             }
             from = to + 1

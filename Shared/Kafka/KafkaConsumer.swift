@@ -101,18 +101,6 @@ public final class KafkaConsumer: Sendable {
         state.withLock { $0.dirty = true }
     }
 
-    /// Commits stored offsets now and waits for the broker.
-    public func commit() async throws(KafkaError) {
-        let handle = self.handle
-        try await onQueue(queue) { () throws(KafkaError) in
-            try handle.commitStored(async: false)
-            self.state.withLock {
-                $0.dirty = false
-                $0.lastCommit = .now
-            }
-        }
-    }
-
     /// Commits stored offsets, leaves the group and stops fetching. Idempotent.
     public func close() async {
         let handle = self.handle
@@ -126,30 +114,6 @@ public final class KafkaConsumer: Sendable {
                 self.logger.warning("final offset commit failed", metadata: ["kafka.error": "\(error)"])
             }
             handle.consumerClose()
-        }
-    }
-
-    /// Messages as an `AsyncSequence`; it ends when the task is cancelled or the consumer closed.
-    public var messages: Messages { Messages(consumer: self) }
-
-    /// The message stream of a consumer.
-    public struct Messages: AsyncSequence, Sendable {
-        let consumer: KafkaConsumer
-
-        /// Creates the iterator.
-        public func makeAsyncIterator() -> Iterator { Iterator(consumer: consumer) }
-
-        /// Polls until a message arrives.
-        public struct Iterator: AsyncIteratorProtocol {
-            let consumer: KafkaConsumer
-
-            /// The next message, or `nil` once cancelled or closed.
-            public mutating func next() async throws -> KafkaMessage? {
-                while !Task.isCancelled && !consumer.state.withLock({ $0.closed }) {
-                    if let message = try await consumer.poll() { return message }
-                }
-                return nil
-            }
         }
     }
 

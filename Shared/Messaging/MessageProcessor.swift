@@ -115,19 +115,27 @@ final class MessageProcessor: Service {
         var type: String
         var label: String
         var wroteOutbox: Bool
+        /// The message's own handling time: its `prepare` step and its handler, without the time
+        /// the batch's other messages and commit took.
+        var duration: Duration = .zero
     }
 
+    /// Counts each message by outcome and records its own handling time; the batch's whole time
+    /// (commit included) and size are recorded once per batch.
     private func record(_ outcomes: [Outcome], of batch: [KafkaMessage], since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
-        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        func nanoseconds(_ duration: Duration) -> Int64 {
+            duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        }
         for (message, outcome) in zip(batch, outcomes) {
             Counter(
                 label: "registrar_messages_total",
                 dimensions: [("topic", message.topic), ("type", outcome.type), ("outcome", outcome.label)]
             ).increment()
             Metrics.Timer(label: "registrar_message_duration", dimensions: [("type", outcome.type)])
-                .recordNanoseconds(nanoseconds)
+                .recordNanoseconds(nanoseconds(outcome.duration))
         }
+        Metrics.Timer(label: "registrar_batch_duration").recordNanoseconds(nanoseconds(ContinuousClock.now - start))
+        Recorder(label: "registrar_batch_size").record(batch.count)
     }
 
     /// A consumed message with what is known of it before the batch's transaction.
@@ -139,6 +147,8 @@ final class MessageProcessor: Service {
         var handler: Router.Erased?
         /// What its `prepare` step returned.
         var prepared: (any Sendable)?
+        /// How long its `prepare` step took.
+        var preparation: Duration = .zero
     }
 
     /// Decodes the batch's envelopes and runs the `prepare` steps of its commands side by side
@@ -152,14 +162,21 @@ final class MessageProcessor: Service {
             return Incoming(message: message, isCommand: isCommand, envelope: envelope, handler: handler)
         }
         guard !router.preparations.isEmpty else { return incoming }
-        await withTaskGroup(of: (Int, (any Sendable)?).self) { group in
+        await withTaskGroup(of: (Int, (any Sendable)?, Duration).self) { group in
             for (index, item) in incoming.enumerated() where item.isCommand {
                 guard case .success(let envelope) = item.envelope, let preparation = router.preparations[envelope.type]
                 else { continue }
                 let now = environment.clock.now()
-                group.addTask { (index, await preparation(item.message.value, envelope, now)) }
+                group.addTask {
+                    let started = ContinuousClock.now
+                    let value = await preparation(item.message.value, envelope, now)
+                    return (index, value, ContinuousClock.now - started)
+                }
             }
-            for await (index, value) in group { incoming[index].prepared = value }
+            for await (index, value, took) in group {
+                incoming[index].prepared = value
+                incoming[index].preparation = took
+            }
         }
         return incoming
     }
@@ -179,7 +196,10 @@ final class MessageProcessor: Service {
             var outcomes: [Outcome] = []
             outcomes.reserveCapacity(batch.count)
             for item in batch {
-                outcomes.append(try self.handle(item, fresh: &fresh, into: &writes, in: session))
+                let started = ContinuousClock.now
+                var outcome = try self.handle(item, fresh: &fresh, into: &writes, in: session)
+                outcome.duration = item.preparation + (ContinuousClock.now - started)
+                outcomes.append(outcome)
             }
             try writes.flush(session)
             return outcomes

@@ -34,7 +34,7 @@ enum MessageStore {
     static func enqueue(
         _ session: borrowing PostgresSession, _ rows: [OutboxRow], keeping replies: [KeptReply] = []
     ) throws {
-        var statement: PostgresQuery = """
+        let insert: PostgresQuery = """
             INSERT INTO outbox (message_id, topic, key, payload, sensitive)
             SELECT m, t, k, p, s
             FROM unnest(\(rows.map(\.messageID))::text[], \(rows.map(\.topic))::text[], \(rows.map(\.key))::text[],
@@ -42,20 +42,19 @@ enum MessageStore {
                  WITH ORDINALITY AS r(m, t, k, p, s, n)
             ORDER BY n
             """
+        let statement: PostgresQuery
         if !replies.isEmpty {
-            let n = statement.binds.count
-            statement.sql = """
-                WITH queued AS (\(statement.sql))
+            statement = """
+                WITH queued AS (\(subquery: insert))
                 UPDATE inbox SET reply = kept.reply
-                FROM unnest($\(n + 1)::text[], $\(n + 2)::text[], $\(n + 3)::text[]) AS kept(consumer, message_id, reply)
+                FROM unnest(\(replies.map(\.consumer))::text[], \(replies.map(\.messageID))::text[],
+                            \(replies.map(\.reply))::text[]) AS kept(consumer, message_id, reply)
                 WHERE inbox.consumer = kept.consumer AND inbox.message_id = kept.message_id
                 """
-            statement.binds += [
-                replies.map(\.consumer).postgresText, replies.map(\.messageID).postgresText,
-                replies.map(\.reply).postgresText,
-            ]
         } else if rows.isEmpty {
             return
+        } else {
+            statement = insert
         }
         try session.query(statement)
     }

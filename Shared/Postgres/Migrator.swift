@@ -51,7 +51,9 @@ public enum Migrator {
                     try session.query("COMMIT")
                 } catch {
                     _ = try? session.query("ROLLBACK")
-                    throw PostgresError(.migration, reason: "\(name): \(error)")
+                    // Migration files are trusted constant SQL (no bound values): the server's own
+                    // message is what the operator needs to fix the file.
+                    throw PostgresError(.migration, reason: "\(name): \(String(reflecting: error))")
                 }
                 applied.append(name)
             }

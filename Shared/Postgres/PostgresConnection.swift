@@ -49,8 +49,6 @@ public struct PostgresSession: ~Copyable {
 public enum PostgresIsolation: String, Sendable {
     /// READ COMMITTED (PostgreSQL's default).
     case readCommitted = "READ COMMITTED"
-    /// REPEATABLE READ.
-    case repeatableRead = "REPEATABLE READ"
     /// SERIALIZABLE.
     case serializable = "SERIALIZABLE"
 }
@@ -92,7 +90,7 @@ public final class PostgresConnection: @unchecked Sendable {
             var attempt = 0
             while true {
                 do {
-                    try session.query(PostgresQuery(stringLiteral: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
+                    try session.query(PostgresQuery(trusted: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"))
                     let value = try body(session)
                     try session.query("COMMIT")
                     return value

@@ -1,6 +1,7 @@
-/// An error from PostgreSQL or from the wrapper. `description` is safe to log: it carries the
-/// SQLSTATE and the server's primary message, never bound values or the DETAIL field.
-public struct PostgresError: Error, CustomStringConvertible, Sendable {
+/// An error from PostgreSQL or from the wrapper. `description` is safe to log: it carries the kind,
+/// the SQLSTATE and the wrapper's own words, never the server's message (which can echo a bound
+/// value: `invalid input syntax for type uuid: "…"`); that is kept for `debugDescription` only.
+public struct PostgresError: Error, CustomStringConvertible, CustomDebugStringConvertible, Sendable {
     /// What kind of failure this is.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
@@ -20,18 +21,25 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var code: Code
     /// The SQLSTATE, for server errors.
     public var sqlState: String?
-    /// The server's primary message or the wrapper's explanation.
+    /// The wrapper's explanation (never text from the server about a statement).
     public var reason: String
+    /// The server's primary message, for server errors: it may quote a bound value, so it appears
+    /// only in `debugDescription`, never in logs.
+    public var serverMessage: String?
     /// Where it was raised.
     public var file: String
     /// Where it was raised.
     public var line: Int
 
     /// Creates an error.
-    public init(_ code: Code, sqlState: String? = nil, reason: String, file: String = #fileID, line: Int = #line) {
+    public init(
+        _ code: Code, sqlState: String? = nil, reason: String, serverMessage: String? = nil, file: String = #fileID,
+        line: Int = #line
+    ) {
         self.code = code
         self.sqlState = sqlState
         self.reason = reason
+        self.serverMessage = serverMessage
         self.file = file
         self.line = line
     }
@@ -50,8 +58,13 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// True for a unique-constraint violation.
     public var isUniqueViolation: Bool { sqlState == "23505" }
 
-    /// Logged form.
+    /// Logged form: kind, SQLSTATE, the wrapper's words.
     public var description: String {
         "PostgresError(\(code)\(sqlState.map { " \($0)" } ?? ""): \(reason))"
+    }
+
+    /// For debugging only (never logged): the description and the server's message.
+    public var debugDescription: String {
+        description + (serverMessage.map { " server: \($0)" } ?? "")
     }
 }

@@ -6,14 +6,23 @@ import Foundation
 ///     let q: PostgresQuery = "SELECT name FROM accounts WHERE id = \(id)"   // SQL: ... WHERE id = $1
 public struct PostgresQuery: ExpressibleByStringInterpolation, Sendable, CustomStringConvertible {
     /// The SQL text with `$n` placeholders.
-    public var sql: String
+    public private(set) var sql: String
     /// Parameter values in text format (`nil` = SQL NULL).
-    public var binds: [String?]
+    public private(set) var binds: [String?]
 
     /// A statement without parameters.
     public init(stringLiteral value: String) {
         sql = value
         binds = []
+    }
+
+    /// SQL text the program composed itself at run time (a generated database or schema name, a
+    /// statement read from the project's own files, an expression a test wrote), with parameters
+    /// for its `$n` placeholders. The one way to send text that is not a literal: grep `trusted:`
+    /// to review every such place. Never pass input through it.
+    public init(trusted sql: String, binds: [String?] = []) {
+        self.sql = sql
+        self.binds = binds
     }
 
     /// A statement built by interpolation.
@@ -44,11 +53,47 @@ public struct PostgresQuery: ExpressibleByStringInterpolation, Sendable, CustomS
             sql += "$\(binds.count)"
         }
 
+        /// Another statement as a subquery (`WITH q AS (\(subquery: insert)) …`): its text is spliced
+        /// and its `$n` placeholders renumbered after the parameters already collected, so its values
+        /// stay parameters. Quoted strings and identifiers are left as they are.
+        public mutating func appendInterpolation(subquery: PostgresQuery) {
+            sql += PostgresQuery.renumbered(subquery.sql, by: binds.count)
+            binds += subquery.binds
+        }
+
         /// An optional parameter (`nil` = NULL).
         public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) {
             binds.append(value?.postgresText)
             sql += "$\(binds.count)"
         }
+    }
+}
+
+extension PostgresQuery {
+    /// `sql` with every placeholder `$n` outside quotes turned into `$(n + offset)`.
+    static func renumbered(_ sql: String, by offset: Int) -> String {
+        guard offset > 0 else { return sql }
+        var result = ""
+        var quote: Character?
+        var index = sql.startIndex
+        while index < sql.endIndex {
+            let character = sql[index]
+            if let open = quote {
+                if character == open { quote = nil }
+            } else if character == "'" || character == "\"" {
+                quote = character
+            } else if character == "$" {
+                let digits = sql[sql.index(after: index)...].prefix(while: \.isASCII).prefix(while: \.isNumber)
+                if let number = Int(digits) {
+                    result += "$\(number + offset)"
+                    index = digits.endIndex
+                    continue
+                }
+            }
+            result.append(character)
+            index = sql.index(after: index)
+        }
+        return result
     }
 }
 

@@ -3,7 +3,6 @@ import Directory
 import Foundation
 import Messaging
 import Platform
-import TestSupport
 
 /// Drives `binding.commands` as a client app would; on a private instance (where identity does not
 /// run) it stands in for identity and deregistration by publishing their events.

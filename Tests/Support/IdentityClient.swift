@@ -1,7 +1,6 @@
 import Contract
 import Foundation
 import Messaging
-import TestSupport
 
 /// Drives `identity.commands` as a client app would, with fixtures for phones, devices and IPs.
 public struct IdentityClient: Sendable {

@@ -1,7 +1,6 @@
 import Contract
 import Foundation
 import Messaging
-import TestSupport
 
 /// Verification and review commands, with fixtures for valid and invalid numbers.
 extension IdentityClient {

@@ -4,7 +4,6 @@ import Foundation
 import Messaging
 import Platform
 import Postgres
-import TestSupport
 
 /// Drives `permissions.commands`, and stands in for identity and deregistration by publishing
 /// their events (with chosen times), as those services would.
@@ -115,8 +114,8 @@ extension PermissionsClient {
     /// as ops would).
     public func waitForState(_ accountId: String, schemaPool: PostgresPool, _ sql: String, equals expected: Int) async throws {
         // `sql` is an expression written by the test; the account id goes as a parameter.
-        var query = PostgresQuery(stringLiteral: "SELECT (\(sql)) AS v FROM accounts WHERE account_id = $1::uuid")
-        query.binds = [accountId]
+        let query = PostgresQuery(
+            trusted: "SELECT (\(sql)) AS v FROM accounts WHERE account_id = $1::uuid", binds: [accountId])
         try await TestStack.eventually("\(sql) of \(accountId) becomes \(expected)") {
             try await schemaPool.query(query).first?.decode("v", as: Int?.self) == expected
         }

@@ -3,7 +3,6 @@ import Foundation
 import Messaging
 import Platform
 import Postgres
-import TestSupport
 
 /// What the security rows of the reliability suite share: bursts of commands sent before any reply
 /// is read, the policy the stack runs with, and small statistics.

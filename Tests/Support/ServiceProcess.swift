@@ -58,7 +58,7 @@ public final class ServiceProcess: @unchecked Sendable {
         let name = database
         // The database name is generated above, never input.
         try await PostgresConnection(configuration: administration).run { session in
-            try session.query(PostgresQuery(stringLiteral: "CREATE DATABASE \(name)"))
+            try session.query(PostgresQuery(trusted: "CREATE DATABASE \(name)"))
         }
         try await Migrator.migrate(
             configuration: PostgresConfiguration(url: databaseURL), directory: TestStack.configuration.migrationsPath,
@@ -180,7 +180,7 @@ public final class ServiceProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: clockPath)
         let name = database
         try await PostgresConnection(configuration: administration).run { session in
-            try session.query(PostgresQuery(stringLiteral: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
+            try session.query(PostgresQuery(trusted: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
         }
     }
 

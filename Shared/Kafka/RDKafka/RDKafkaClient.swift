@@ -24,7 +24,7 @@ extension RDKafkaHandle {
                     if let error = Self.produce(rk, message, opaque: ticket.toOpaque()) {
                         // Not queued: the delivery callback will never run for this ticket.
                         ticket.release()
-                        if error.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue {
+                        if error.code == .queueFull {
                             rd_kafka_poll(rk, 50)
                             continue
                         }
@@ -111,7 +111,7 @@ extension RDKafkaHandle {
             do {
                 return try partitionCount(topic, timeoutMs: timeoutMs)
             } catch
-                where error.code == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.rawValue && ContinuousClock.now < deadline
+                where error.code == .unknownTopicOrPartition && ContinuousClock.now < deadline
             {
                 Thread.sleep(forTimeInterval: 0.1)
             }

@@ -4,6 +4,23 @@ import Synchronization
 
 /// Turns librdkafka codes and error objects into `KafkaError` (the one place that does).
 enum RDKafkaErrors {
+    /// Each public code constant beside the C constant it stands for (checked by a unit test).
+    static let codes: [(KafkaError.Code, rd_kafka_resp_err_t)] = [
+        (.transport, RD_KAFKA_RESP_ERR__TRANSPORT), (.messageTimedOut, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT),
+        (.partitionEOF, RD_KAFKA_RESP_ERR__PARTITION_EOF), (.allBrokersDown, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN),
+        (.invalidArgument, RD_KAFKA_RESP_ERR__INVALID_ARG), (.timedOut, RD_KAFKA_RESP_ERR__TIMED_OUT),
+        (.queueFull, RD_KAFKA_RESP_ERR__QUEUE_FULL), (.noOffset, RD_KAFKA_RESP_ERR__NO_OFFSET),
+        (.fatal, RD_KAFKA_RESP_ERR__FATAL), (.unknownTopicOrPartition, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART),
+        (.leaderNotAvailable, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE),
+        (.notLeaderForPartition, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION),
+        (.requestTimedOut, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT),
+        (.notEnoughReplicas, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS),
+        (.topicAlreadyExists, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS),
+    ]
+
+    /// Whether every public constant equals its C value.
+    static var codesMatchTheHeader: Bool { codes.allSatisfy { $0.0.rawValue == $0.1.rawValue } }
+
     /// A `KafkaError` from a response code.
     static func error(
         _ code: rd_kafka_resp_err_t, reason: String? = nil, file: String = #fileID, line: Int = #line
@@ -11,7 +28,7 @@ enum RDKafkaErrors {
         let name = String(cString: rd_kafka_err2name(code))
         let text = reason ?? String(cString: rd_kafka_err2str(code))
         return KafkaError(
-            code: code.rawValue, name: name, reason: text, isRetriable: isRetriable(code), file: file, line: line)
+            code: KafkaError.Code(rawValue: code.rawValue), name: name, reason: text, isRetriable: isRetriable(code), file: file, line: line)
     }
 
     /// A `KafkaError` from an `rd_kafka_error_t`, which it destroys.
@@ -20,7 +37,7 @@ enum RDKafkaErrors {
         defer { rd_kafka_error_destroy(error) }
         let code = rd_kafka_error_code(error)
         return KafkaError(
-            code: code.rawValue, name: String(cString: rd_kafka_error_name(error)),
+            code: KafkaError.Code(rawValue: code.rawValue), name: String(cString: rd_kafka_error_name(error)),
             reason: String(cString: rd_kafka_error_string(error)),
             isRetriable: rd_kafka_error_is_retriable(error) != 0 || isRetriable(code),
             isFatal: rd_kafka_error_is_fatal(error) != 0, file: file, line: line)

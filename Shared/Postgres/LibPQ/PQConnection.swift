@@ -52,9 +52,12 @@ final class PQConnection {
             guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY else {
                 let sqlState = PQresultErrorField(r, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
                 let primary = PQresultErrorField(r, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
-                let reason = primary ?? Self.text(PQerrorMessage(pointer))
+                guard !isBroken, let sqlState else {
+                    throw PostgresError(.connection, reason: primary ?? Self.text(PQerrorMessage(pointer)))
+                }
+                // The server's message may quote a bound value: kept apart from the loggable reason.
                 throw PostgresError(
-                    isBroken || sqlState == nil ? .connection : .server, sqlState: sqlState, reason: reason)
+                    .server, sqlState: sqlState, reason: "the server refused the statement", serverMessage: primary)
             }
             let rowCount = Int(PQntuples(r))
             let columnCount = Int(PQnfields(r))

@@ -213,7 +213,7 @@ struct BindingPolicyTests {
     func waitFor(_ pool: PostgresPool, _ sql: String, equals expected: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            if try await pool.query(PostgresQuery(stringLiteral: sql)).first?.decode("n", as: Int.self) == expected {
+            if try await pool.query(PostgresQuery(trusted: sql)).first?.decode("n", as: Int.self) == expected {
                 return
             }
             try await Task.sleep(for: .milliseconds(50))

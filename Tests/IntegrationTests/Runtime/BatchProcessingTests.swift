@@ -137,6 +137,6 @@ struct BatchProcessingTests {
         #expect(try await pool.query("SELECT count(*) AS n FROM dead_letters").first?.decode("n", as: Int.self) == 3)
 
         await consumer.close()
-        try await pool.query(PostgresQuery(stringLiteral: "DROP SCHEMA \(schema) CASCADE"))
+        try await pool.query(PostgresQuery(trusted: "DROP SCHEMA \(schema) CASCADE"))
     }
 }

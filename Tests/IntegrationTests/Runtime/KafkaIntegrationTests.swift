@@ -84,7 +84,7 @@ struct KafkaIntegrationTests {
         let results = await producer.send(
             [KafkaOutgoingMessage(topic: TestStack.unique("nowhere"), key: nil, value: [1])], timeout: .seconds(2))
         let error = try #require(results.first ?? nil)
-        #expect(error.name == "_MSG_TIMED_OUT")
+        #expect(error.code == .messageTimedOut && error.name == "_MSG_TIMED_OUT")
         #expect(error.isRetriable)
     }
 }

@@ -67,7 +67,7 @@ struct OutboxRelayTests {
         #expect(
             try await pool.query("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").first?.decode(
                 "n", as: Int.self) == 0)
-        try await pool.query(PostgresQuery(stringLiteral: "DROP SCHEMA \(schema) CASCADE"))
+        try await pool.query(PostgresQuery(trusted: "DROP SCHEMA \(schema) CASCADE"))
     }
 
     @Test func onlyOneRelayPublishesASchemasOutbox() async throws {
@@ -91,6 +91,6 @@ struct OutboxRelayTests {
         // The leader publishes it.
         try await relay(schema, connection: leader).drain()
         #expect(try await published(topic, atLeast: 1) == ["only"])
-        try await pool.query(PostgresQuery(stringLiteral: "DROP SCHEMA \(schema) CASCADE"))
+        try await pool.query(PostgresQuery(trusted: "DROP SCHEMA \(schema) CASCADE"))
     }
 }

@@ -53,6 +53,12 @@ struct PostgresIntegrationTests {
         }
         #expect(error?.sqlState == "23502")
         #expect(error?.isRetriable == false)
+        // A value the server quotes back stays out of the loggable description.
+        let echoed = await #expect(throws: PostgresError.self) {
+            try await pool.query("SELECT \("secret-value-17")::uuid")
+        }
+        #expect(echoed?.description.contains("secret-value-17") == false)
+        #expect(echoed?.debugDescription.contains("secret-value-17") == true)
         try await drop(schema)
     }
 
