@@ -1,3 +1,4 @@
+import Contract
 import Platform
 import Testing
 
@@ -163,18 +164,18 @@ import Testing
 
     @Test func similarityIsMatchesOverTheStoredAttributes() {
         let stored = fingerprint(20)
-        #expect(DeviceRules.similarity(candidate: stored, stored: stored) == 1)
+        #expect(DeviceRecognition.similarity(presented: stored, stored: stored) == 1)
         var candidate = stored
         for index in 0..<8 { candidate["attr\(index)"] = "changed" }
-        #expect(DeviceRules.similarity(candidate: candidate, stored: stored) == 0.6)
+        #expect(DeviceRecognition.similarity(presented: candidate, stored: stored) == 0.6)
         candidate["attr8"] = nil
-        #expect(DeviceRules.similarity(candidate: candidate, stored: stored) == 0.55)
+        #expect(DeviceRecognition.similarity(presented: candidate, stored: stored) == 0.55)
         // Extra candidate attributes do not dilute the match.
         var extended = stored
         extended["newAttribute"] = "x"
-        #expect(DeviceRules.similarity(candidate: extended, stored: stored) == 1)
-        #expect(DeviceRules.similarity(candidate: stored, stored: [:]) == 0)
-        #expect(DeviceRules.similarity(candidate: [:], stored: stored) == 0)
+        #expect(DeviceRecognition.similarity(presented: extended, stored: stored) == 1)
+        #expect(DeviceRecognition.similarity(presented: stored, stored: [:]) == 0)
+        #expect(DeviceRecognition.similarity(presented: [:], stored: stored) == 0)
     }
 
     @Test func hardwareIdentityKeepsImeiAndSerialHashes() {

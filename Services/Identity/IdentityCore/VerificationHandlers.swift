@@ -403,23 +403,6 @@ struct VerifiedResult: Encodable {
     var cardLast4: String?
 }
 
-struct AccountVerified: Encodable {
-    var accountId: String
-    var tier: String
-    /// Absent for a permanent tier.
-    var expiresAt: String?
-    var method: String
-    /// The most that is ever shown of a card number.
-    var cardLast4: String?
-    var verifiedAt: String
-}
-
-struct VerificationExpired: Encodable {
-    var accountId: String
-    var tier: String
-    var expiredAt: String
-}
-
 struct IDConflictEvidence: Encodable {
     var handheldPhotoRef: String
     var statement: String
