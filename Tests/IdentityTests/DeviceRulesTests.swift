@@ -1,4 +1,3 @@
-import Contract
 import Platform
 import Testing
 
@@ -160,22 +159,6 @@ import Testing
 
     func fingerprint(_ count: Int, prefix: String = "v") -> [String: String] {
         Dictionary(uniqueKeysWithValues: (0..<count).map { ("attr\($0)", "\(prefix)\($0)") })
-    }
-
-    @Test func similarityIsMatchesOverTheStoredAttributes() {
-        let stored = fingerprint(20)
-        #expect(DeviceRecognition.similarity(presented: stored, stored: stored) == 1)
-        var candidate = stored
-        for index in 0..<8 { candidate["attr\(index)"] = "changed" }
-        #expect(DeviceRecognition.similarity(presented: candidate, stored: stored) == 0.6)
-        candidate["attr8"] = nil
-        #expect(DeviceRecognition.similarity(presented: candidate, stored: stored) == 0.55)
-        // Extra candidate attributes do not dilute the match.
-        var extended = stored
-        extended["newAttribute"] = "x"
-        #expect(DeviceRecognition.similarity(presented: extended, stored: stored) == 1)
-        #expect(DeviceRecognition.similarity(presented: stored, stored: [:]) == 0)
-        #expect(DeviceRecognition.similarity(presented: [:], stored: stored) == 0)
     }
 
     @Test func hardwareIdentityKeepsImeiAndSerialHashes() {
