@@ -62,7 +62,8 @@ import Testing
         let atEdge = LoginCounters(
             failures: policy.maxFailures - 1, windowStart: now.addingTimeInterval(-window), lockouts: 0,
             lockedUntil: nil)
-        if case .locked = LoginRules.afterFailure(atEdge, now: now, policy: policy) {} else {
+        if case .locked = LoginRules.afterFailure(atEdge, now: now, policy: policy) {
+        } else {
             Issue.record("a failure exactly at the window's end did not lock")
         }
         let past = LoginCounters(

@@ -84,7 +84,9 @@ import Testing
     }
 
     @Test func basicPassesWithoutEvidence() {
-        #expect(RegistrationRules.stepUp(level: .basic, behaviour: nil, livenessPassed: nil, policy: policy.risk) == .passed)
+        #expect(
+            RegistrationRules.stepUp(level: .basic, behaviour: nil, livenessPassed: nil, policy: policy.risk) == .passed
+        )
     }
 
     @Test func mediumNeedsBothScoresAtTheMinimum() {
@@ -104,7 +106,9 @@ import Testing
 
     @Test func highNeedsAPassedLiveness() {
         let scores = BehaviourScores(typingRhythm: 1, swipe: 1)
-        #expect(RegistrationRules.stepUp(level: .high, behaviour: scores, livenessPassed: true, policy: policy.risk) == .passed)
+        #expect(
+            RegistrationRules.stepUp(level: .high, behaviour: scores, livenessPassed: true, policy: policy.risk)
+                == .passed)
         #expect(
             RegistrationRules.stepUp(level: .high, behaviour: scores, livenessPassed: false, policy: policy.risk)
                 == .livenessFailed)

@@ -19,7 +19,9 @@ enum LifecycleEvents {
         router.event(.accountDeregistered, on: topic, AccountDeregistered.self) { session, event, effects in
             let now = event.receivedAt
             let published = try event.data.phoneBlockedUntil.map { text in
-                guard let date = Date(rfc3339: text) else { throw MalformedMessage.invalid(field: "data.phoneBlockedUntil") }
+                guard let date = Date(rfc3339: text) else {
+                    throw MalformedMessage.invalid(field: "data.phoneBlockedUntil")
+                }
                 return date
             }
             guard

@@ -86,7 +86,9 @@ enum LoginHandlers {
     {
         guard let phone = PhoneNumber.parse(command.data.phone) else { return nil }
         let account = try await context.pool.run { session in try LoginStore.passwordState(session, phone: phone.e164) }
-        if LoginRules.retryAfterSeconds(lockedUntil: account?.lockedUntil, now: command.receivedAt) != nil { return nil }
+        if LoginRules.retryAfterSeconds(lockedUntil: account?.lockedUntil, now: command.receivedAt) != nil {
+            return nil
+        }
         let password = command.data.password
         let verified = await ComputeLanes.shared.run { Sodium.passwordVerify(password, hash: account?.hash ?? decoy) }
         return PasswordCheck(hash: account?.hash, verified: account != nil && verified)
@@ -103,7 +105,8 @@ enum LoginHandlers {
         guard DeviceRules.validateFingerprint(data.device.fingerprint, policy: policy.devices) else {
             throw MalformedMessage.invalid(field: "data.device.fingerprint")
         }
-        guard let phone = PhoneNumber.parse(data.phone), let account = try LoginStore.account(session, phone: phone.e164)
+        guard let phone = PhoneNumber.parse(data.phone),
+            let account = try LoginStore.account(session, phone: phone.e164)
         else {
             // Unless the prepare step verified (the decoy, or a hash that is gone now): same timing.
             if command.prepared == nil { _ = Sodium.passwordVerify(data.password, hash: decoy) }
@@ -145,7 +148,9 @@ enum LoginHandlers {
         let devices = try IdentityStore.boundDevices(session, accountID: accountID)
         let threshold = policy.devices.similarityThreshold
         let known = DeviceRecognition.bestMatch(
-            devices.map { DeviceRecognition.Candidate(id: $0.id, presented: data.device.fingerprint, stored: $0.fingerprint) },
+            devices.map {
+                DeviceRecognition.Candidate(id: $0.id, presented: data.device.fingerprint, stored: $0.fingerprint)
+            },
             threshold: threshold)
         if let device = known {
             let token = try IdentityStore.createSession(
@@ -306,7 +311,6 @@ enum LoginHandlers {
         return try .ok(["deviceId": command.data.deviceId])
     }
 }
-
 
 struct LoginFailed: Encodable {
     var accountId: String

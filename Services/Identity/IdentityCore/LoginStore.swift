@@ -70,7 +70,8 @@ enum LoginStore {
     }
 
     /// Stores an account's wrong-password counters.
-    static func saveCounters(_ session: borrowing PostgresSession, accountID: String, _ counters: LoginCounters) throws {
+    static func saveCounters(_ session: borrowing PostgresSession, accountID: String, _ counters: LoginCounters) throws
+    {
         try session.query(
             """
             UPDATE accounts SET failed_logins = \(counters.failures), failure_window_start = \(counters.windowStart),

@@ -79,7 +79,8 @@ public enum RegistrationRules {
         if deviceIsFull(accountsOnDevice: facts.accountsOnDevice, policy: policy) { return .deviceAccountLimit }
         if facts.phoneHeld { return .phoneInUse }
         if let until = facts.phoneBlockedUntil, now < until { return .phoneInCooldown(availableAt: until) }
-        if facts.startsByPhone >= policy.startsPerPhonePerWindow || facts.startsByDevice >= policy.startsPerDevicePerWindow
+        if facts.startsByPhone >= policy.startsPerPhonePerWindow
+            || facts.startsByDevice >= policy.startsPerDevicePerWindow
             || facts.startsByIP >= policy.startsPerIPPerWindow
         {
             return .rateLimited
