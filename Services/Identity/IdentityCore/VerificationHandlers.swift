@@ -114,11 +114,8 @@ enum VerificationHandlers {
         let name = try requiredText(data.name, field: "data.name")
         guard let liveness = data.liveness else { throw missing("data.liveness") }
         // Every result counts for the pass rate, so this row stays even when the command is refused.
-        try session.query(
-            """
-            INSERT INTO liveness_checks (account_id, passed, score, checked_at)
-            VALUES (\(caller.accountID)::uuid, \(liveness.passed), \(liveness.score), \(now))
-            """)
+        try VerificationStore.recordLiveness(
+            session, accountID: caller.accountID, passed: liveness.passed, score: liveness.score, now: now)
         Counter(
             label: "identity_liveness_checks_total",
             dimensions: [("outcome", VerificationRules.livenessPassed(liveness.passed) ? "passed" : "failed")]
@@ -158,18 +155,14 @@ enum VerificationHandlers {
             }
             let taskID = IdentityStore.newID()
             let due = now.addingTimeInterval(policy.idConflictReviewSLA.timeInterval)
-            try session.query(
-                """
-                INSERT INTO review_tasks (id, kind, account_id, evidence, due_at, created_at)
-                VALUES (\(taskID)::uuid, 'id_conflict', \(caller.accountID)::uuid,
-                        \(try IdentityStore.json(IDConflictEvidence(handheldPhotoRef: photo, statement: statement, conflictingAccountIds: others)))::jsonb,
-                        \(due), \(now))
-                """)
+            try VerificationStore.openConflictReview(
+                session, taskID: taskID, accountID: caller.accountID,
+                evidence: IDConflictEvidence(
+                    handheldPhotoRef: photo, statement: statement, conflictingAccountIds: others),
+                due: due, now: now)
             record.state = "pending_review"
             record.checkMilliseconds = milliseconds(since: started)
-            try VerificationStore.insert(session, record)
-            try session.query(
-                "UPDATE review_tasks SET verification_id = \(id)::uuid WHERE id = \(taskID)::uuid")
+            try VerificationStore.insert(session, record, reviewTaskID: taskID)
             try effects.emit(
                 .reviewOpened, subject: caller.accountID,
                 data: ReviewOpened(taskId: taskID, kind: "id_conflict", dueAt: CloudEvent.timestamp(due)))
@@ -322,7 +315,34 @@ enum VerificationStore {
         return next
     }
 
-    static func insert(_ session: borrowing PostgresSession, _ record: VerificationRecord) throws {
+    /// Records a liveness result (every one counts for the pass rate, refused commands too).
+    static func recordLiveness(
+        _ session: borrowing PostgresSession, accountID: String, passed: Bool, score: Double?, now: Date
+    ) throws {
+        try session.query(
+            """
+            INSERT INTO liveness_checks (account_id, passed, score, checked_at)
+            VALUES (\(accountID)::uuid, \(passed), \(score), \(now))
+            """)
+    }
+
+    /// Opens an `id_conflict` review task.
+    static func openConflictReview(
+        _ session: borrowing PostgresSession, taskID: String, accountID: String, evidence: IDConflictEvidence,
+        due: Date, now: Date
+    ) throws {
+        try session.query(
+            """
+            INSERT INTO review_tasks (id, kind, account_id, evidence, due_at, created_at)
+            VALUES (\(taskID)::uuid, 'id_conflict', \(accountID)::uuid, \(try IdentityStore.json(evidence))::jsonb,
+                    \(due), \(now))
+            """)
+    }
+
+    /// Inserts a verification record, linking it to its review task when it waits for one.
+    static func insert(
+        _ session: borrowing PostgresSession, _ record: VerificationRecord, reviewTaskID: String? = nil
+    ) throws {
         try session.query(
             """
             INSERT INTO verifications (id, account_id, method, state, number_hash, sealed, last4, liveness_passed,
@@ -332,6 +352,10 @@ enum VerificationStore {
                 \(record.livenessPassed), \(record.livenessScore), \(record.checkMilliseconds),
                 \(record.slaMilliseconds), \(record.checkedAt))
             """)
+        if let reviewTaskID {
+            try session.query(
+                "UPDATE review_tasks SET verification_id = \(record.id)::uuid WHERE id = \(reviewTaskID)::uuid")
+        }
     }
 
     /// Other live accounts on which this ID number is verified.
