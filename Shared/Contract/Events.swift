@@ -67,13 +67,15 @@ public struct AccountRef: Codable, Sendable {
 public struct AccountDeregistered: Codable, Sendable {
     /// The account.
     public var accountId: String
-    /// The request that ended.
-    public var requestId: String
-    /// When the cool-down ended.
-    public var deregisteredAt: String
+    /// The request that ended (always set by deregistration; optional on decoding, as the test
+    /// stand-ins for deregistration publish only `accountId`).
+    public var requestId: String?
+    /// When the cool-down ended (likewise).
+    public var deregisteredAt: String?
     /// When the phone may register again; identity blocks it until then (the emitter decides it,
-    /// consumers do not recompute it from their own receipt time).
-    public var phoneBlockedUntil: String
+    /// consumers do not recompute it from their own receipt time). Likewise always set by
+    /// deregistration.
+    public var phoneBlockedUntil: String?
     /// When the kept enterprise contacts and memberships are deleted.
     public var contactsRetainedUntil: String?
 

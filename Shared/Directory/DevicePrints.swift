@@ -1,32 +1,43 @@
+import Contract
 import Foundation
 import Postgres
 
 /// Device recognition shared by the services that count per device (identity: accounts per device;
 /// deregistration: deregistrations per device). Each keeps `device_prints` and
 /// `device_print_attributes` tables of the same shape in its own schema (found through
-/// `search_path`). Similarity = matching attributes ÷ attributes of the stored print (contract §3).
+/// `search_path`). What counts as the same device is `DeviceRecognition` (contract §3); the SQL here
+/// only loads candidate prints.
 public enum DevicePrints {
-    /// The stored print most similar to `fingerprint` at or above `threshold`, with its similarity.
+    /// The stored print most similar to `fingerprint` at or above `threshold`, with its similarity
+    /// (`DeviceRecognition.bestMatch` decides).
     public static func recognise(_ session: borrowing PostgresSession, fingerprint: [String: String], threshold: Double)
         throws
         -> (id: String, similarity: Double)?
     {
+        let best = DeviceRecognition.bestMatch(try candidates(session, fingerprint: fingerprint), threshold: threshold)
+        return best.map { ($0.id, $0.similarity) }
+    }
+
+    /// The stored prints sharing at least one attribute with `fingerprint`, with their matching and
+    /// stored attribute counts.
+    public static func candidates(_ session: borrowing PostgresSession, fingerprint: [String: String]) throws
+        -> [DeviceRecognition.Candidate]
+    {
         let names = Array(fingerprint.keys)
         let values = names.map { fingerprint[$0]! }
-        let row = try session.query(
+        return try session.query(
             """
-            SELECT a.print_id::text AS id, count(*)::float8 / p.attribute_count AS similarity
+            SELECT a.print_id::text AS id, count(*)::int8 AS matching, p.attribute_count::int8 AS stored
             FROM device_print_attributes a
             JOIN unnest(\(names)::text[], \(values)::text[]) AS c(name, value) ON a.name = c.name AND a.value = c.value
             JOIN device_prints p ON p.id = a.print_id
             GROUP BY a.print_id, p.attribute_count
-            HAVING count(*)::float8 / p.attribute_count >= \(threshold)
-            ORDER BY similarity DESC, a.print_id
-            LIMIT 1
             """
-        ).first
-        guard let row else { return nil }
-        return (try row.decode("id"), try row.decode("similarity"))
+        ).map {
+            DeviceRecognition.Candidate(
+                id: try $0.decode("id"), matchingAttributes: try $0.decode("matching"),
+                storedAttributes: try $0.decode("stored"))
+        }
     }
 
     /// Stores a new print.
@@ -47,5 +58,4 @@ public enum DevicePrints {
             """)
         return id
     }
-
 }

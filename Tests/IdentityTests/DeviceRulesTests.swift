@@ -161,22 +161,6 @@ import Testing
         Dictionary(uniqueKeysWithValues: (0..<count).map { ("attr\($0)", "\(prefix)\($0)") })
     }
 
-    @Test func similarityIsMatchesOverTheStoredAttributes() {
-        let stored = fingerprint(20)
-        #expect(DeviceRules.similarity(candidate: stored, stored: stored) == 1)
-        var candidate = stored
-        for index in 0..<8 { candidate["attr\(index)"] = "changed" }
-        #expect(DeviceRules.similarity(candidate: candidate, stored: stored) == 0.6)
-        candidate["attr8"] = nil
-        #expect(DeviceRules.similarity(candidate: candidate, stored: stored) == 0.55)
-        // Extra candidate attributes do not dilute the match.
-        var extended = stored
-        extended["newAttribute"] = "x"
-        #expect(DeviceRules.similarity(candidate: extended, stored: stored) == 1)
-        #expect(DeviceRules.similarity(candidate: stored, stored: [:]) == 0)
-        #expect(DeviceRules.similarity(candidate: [:], stored: stored) == 0)
-    }
-
     @Test func hardwareIdentityKeepsImeiAndSerialHashes() {
         var print = fingerprint(20)
         #expect(DeviceRules.hardwareIdentity(print).isEmpty)

@@ -32,12 +32,6 @@ struct DeregistrationContext: Sendable {
 
 // MARK: read model
 
-struct Registered: Decodable, Sendable {
-    var accountId: String
-    var registeredAt: String
-    var phoneHash: String
-}
-
 struct EnterpriseAdmin: Decodable, Sendable {
     var enterpriseId: String
     var adminAccountId: String?
@@ -47,15 +41,16 @@ struct EnterpriseAdmin: Decodable, Sendable {
 /// Accounts (phone as keyed hash) from identity, enterprise admins from permissions.
 enum ReadModel {
     static func register(_ router: inout Router) {
-        router.event(.accountRegistered, on: RegistrarService.identity.eventTopic, Registered.self) {
+        router.event(.accountRegistered, on: RegistrarService.identity.eventTopic, AccountRegistered.self) {
             session, event, _ in
             guard UUID(uuidString: event.data.accountId) != nil,
                 let registered = Date(rfc3339: event.data.registeredAt)
             else { throw MalformedMessage.invalid(field: "data.registeredAt") }
+            guard let phoneHash = event.data.phoneHash else { throw MalformedMessage.invalid(field: "data.phoneHash") }
             try session.query(
                 """
                 INSERT INTO accounts (account_id, phone_hash, registered_at)
-                VALUES (\(event.data.accountId)::uuid, \(event.data.phoneHash), \(registered))
+                VALUES (\(event.data.accountId)::uuid, \(phoneHash), \(registered))
                 ON CONFLICT (account_id) DO NOTHING
                 """)
         }

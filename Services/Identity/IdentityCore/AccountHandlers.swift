@@ -15,11 +15,12 @@ enum AccountCreation {
     ) throws -> Reply {
         // Registrations of one device or phone that finish together must not both pass the limits.
         try IdentityStore.lock(session, ["phone:" + registration.phone, "print:" + registration.printID])
-        if try IdentityStore.accountStatus(session, phone: registration.phone) != nil {
+        if try RegistrationStore.accountStatus(session, phone: registration.phone) != nil {
             return .rejected(.phoneInUse, "the phone number belongs to an account")
         }
-        if try IdentityStore.accountsOnPrint(session, printID: registration.printID)
-            >= context.policy.registration.maxAccountsPerDevice
+        if RegistrationRules.deviceIsFull(
+            accountsOnDevice: try RegistrationStore.accountsOnPrint(session, printID: registration.printID),
+            policy: context.policy.registration)
         {
             return .rejected(.deviceAccountLimit, "this device already holds the most accounts allowed")
         }
@@ -111,29 +112,4 @@ struct AccountResult: Encodable {
     /// Absent when the account was created without a session (review approval).
     var sessionToken: String?
     var deviceId: String
-}
-
-struct AccountRegistered: Encodable {
-    var accountId: String
-    var registrationId: String
-    var phone: String
-    var platform: String
-    var international: Bool
-    var restricted: [String]
-    var registeredAt: String
-    var riskLevel: String
-    /// The time zone of the registration's IP: quotas reset at midnight there.
-    var timezone: String
-    /// The verification tier the account starts at (`none`) and when it ends.
-    var tier: String
-    var tierExpiresAt: String?
-    /// The keyed hash of the phone (`PhoneHash`): deregistration finds the account of a revoke
-    /// request by it without ever holding the raw phone of an account.
-    var phoneHash: String
-}
-
-struct DeviceEvent: Encodable {
-    var accountId: String
-    var deviceId: String
-    var platform: String
 }

@@ -6,14 +6,7 @@ import Postgres
 
 /// The identity schema's SQL, one function per statement family. Handlers call these; rules never do.
 enum IdentityStore {
-    // MARK: device prints
-
-    /// Live (not deregistered) accounts registered on a print.
-    static func accountsOnPrint(_ session: borrowing PostgresSession, printID: String) throws -> Int {
-        try session.query(
-            "SELECT count(*) AS n FROM accounts WHERE registered_on = \(printID)::uuid AND status <> 'deregistered'"
-        ).first?.decode("n") ?? 0
-    }
+    // MARK: locks
 
     /// Serializes work on one subject (a phone, a print, an IP) until the transaction ends.
     static func lock(_ session: borrowing PostgresSession, _ subjects: [String]) throws {
@@ -21,36 +14,6 @@ enum IdentityStore {
         for subject in subjects.sorted() {
             try session.query("SELECT pg_advisory_xact_lock(hashtextextended(\(subject), 0))")
         }
-    }
-
-    // MARK: phones
-
-    /// The status of the live or frozen account holding `phone`, if any.
-    static func accountStatus(_ session: borrowing PostgresSession, phone: String) throws -> String? {
-        try session.query("SELECT status FROM accounts WHERE phone = \(phone) AND status <> 'deregistered'").first?
-            .decode("status")
-    }
-
-    /// When the phone's reuse block ends, if it is blocked at `now`.
-    static func phoneBlockedUntil(_ session: borrowing PostgresSession, phone: String, now: Date) throws -> Date? {
-        try session.query("SELECT blocked_until FROM phone_blocks WHERE phone = \(phone) AND blocked_until > \(now)")
-            .first?.decode("blocked_until")
-    }
-
-    /// Registrations started since `since` by phone, print and IP.
-    static func recentStarts(
-        _ session: borrowing PostgresSession, phone: String, printID: String?, ip: String, since: Date
-    ) throws -> (phone: Int, device: Int, ip: Int) {
-        let row = try session.query(
-            """
-            SELECT count(*) FILTER (WHERE phone = \(phone)) AS by_phone,
-                   count(*) FILTER (WHERE print_id = \(printID)::uuid) AS by_device,
-                   count(*) FILTER (WHERE ip_address = \(ip)) AS by_ip
-            FROM registrations
-            WHERE created_at > \(since) AND (phone = \(phone) OR print_id = \(printID)::uuid OR ip_address = \(ip))
-            """
-        ).first
-        return (try row?.decode("by_phone") ?? 0, try row?.decode("by_device") ?? 0, try row?.decode("by_ip") ?? 0)
     }
 
     // MARK: sessions

@@ -1,33 +1,36 @@
 import Contract
 import Foundation
 import Messaging
+import Platform
 import Postgres
-
-/// `data` of the deregistration service's account events: the account they are about.
-struct AccountEvent: Decodable, Sendable {
-    var accountId: String
-}
 
 /// What identity does when deregistration freezes, unfreezes or deregisters an account.
 enum LifecycleEvents {
     static func register(_ router: inout Router, _ context: IdentityContext) {
         let topic = RegistrarService.deregistration.eventTopic
-        router.event(.accountFrozen, on: topic, AccountEvent.self) { session, event, effects in
+        router.event(.accountFrozen, on: topic, AccountRef.self) { session, event, effects in
             try setStatus(
                 session, event.data.accountId, to: "frozen", from: ["active"], now: event.receivedAt, effects: &effects)
         }
-        router.event(.accountUnfrozen, on: topic, AccountEvent.self) { session, event, effects in
+        router.event(.accountUnfrozen, on: topic, AccountRef.self) { session, event, effects in
             try setStatus(
                 session, event.data.accountId, to: "active", from: ["frozen"], now: event.receivedAt, effects: &effects)
         }
-        router.event(.accountDeregistered, on: topic, AccountEvent.self) { session, event, effects in
+        router.event(.accountDeregistered, on: topic, AccountDeregistered.self) { session, event, effects in
             let now = event.receivedAt
+            let published = try event.data.phoneBlockedUntil.map { text in
+                guard let date = Date(rfc3339: text) else {
+                    throw MalformedMessage.invalid(field: "data.phoneBlockedUntil")
+                }
+                return date
+            }
             guard
                 let phone = try setStatus(
                     session, event.data.accountId, to: "deregistered", from: ["active", "frozen"], now: now,
                     effects: &effects)
             else { return }
-            let until = now.addingTimeInterval(context.policy.registration.phoneReuseCooldown.timeInterval)
+            let until = RegistrationRules.phoneBlockEnd(
+                published: published, receivedAt: now, policy: context.policy.registration)
             try session.query(
                 """
                 INSERT INTO phone_blocks (phone, blocked_until) VALUES (\(phone), \(until))
@@ -36,7 +39,7 @@ enum LifecycleEvents {
             try purgePersonalData(session, event.data.accountId)
             try effects.emit(
                 .purgeCompleted, subject: event.data.accountId,
-                data: ["accountId": event.data.accountId, "service": "identity", "category": "personal"])
+                data: PurgeCompleted(accountId: event.data.accountId, service: "identity", category: "personal"))
         }
     }
 

@@ -163,26 +163,21 @@ enum RegistrationHandlers {
         }
         try IdentityStore.lock(
             session, ["phone:" + phone.e164, "ip:" + data.ip.address] + (recognised.map { ["print:" + $0.id] } ?? []))
-        if let print = recognised,
-            try IdentityStore.accountsOnPrint(session, printID: print.id) >= policy.registration.maxAccountsPerDevice
-        {
+        let facts = try RegistrationStore.startFacts(
+            session, phone: phone.e164, printID: recognised?.id, ip: data.ip.address,
+            since: RegistrationRules.rateWindowStart(now: now, policy: policy.registration))
+        switch RegistrationRules.admitStart(facts, now: now, policy: policy.registration) {
+        case .admitted:
+            break
+        case .deviceAccountLimit:
             return .rejected(.deviceAccountLimit, "this device already holds the most accounts allowed")
-        }
-        if try IdentityStore.accountStatus(session, phone: phone.e164) != nil {
+        case .phoneInUse:
             return .rejected(.phoneInUse, "the phone number belongs to an account")
-        }
-        if let until = try IdentityStore.phoneBlockedUntil(session, phone: phone.e164, now: now) {
+        case .phoneInCooldown(let until):
             return .rejected(
                 .phoneInCooldown, "the phone number was released recently",
                 result: .object(["availableAt": .string(CloudEvent.timestamp(until))]))
-        }
-        let starts = try IdentityStore.recentStarts(
-            session, phone: phone.e164, printID: recognised?.id, ip: data.ip.address,
-            since: now.addingTimeInterval(-policy.registration.rateWindow.timeInterval))
-        if starts.phone >= policy.registration.startsPerPhonePerWindow
-            || starts.device >= policy.registration.startsPerDevicePerWindow
-            || starts.ip >= policy.registration.startsPerIPPerWindow
-        {
+        case .rateLimited:
             return .rejected(.rateLimited, "too many registrations started; try again later")
         }
         // Last, so that only a start that sends its SMS spends the global budget.
@@ -201,16 +196,13 @@ enum RegistrationHandlers {
         let id = IdentityStore.newID()
         var device = data.device
         device.fingerprint = [:]
-        try session.query(
-            """
-            INSERT INTO registrations (id, phone, international, platform, device, print_id, known_device, ip_address, ip,
-                step, restricted, warnings, sms_code_hash, sms_expires_at, created_at, expires_at)
-            VALUES (\(id)::uuid, \(phone.e164), \(!phone.isMainland), \(data.device.platform.rawValue),
-                \(try IdentityStore.json(device))::jsonb, \(printID)::uuid, \(recognised != nil), \(data.ip.address),
-                \(try IdentityStore.json(data.ip))::jsonb, \(RegistrationStep.verifySMS.rawValue), \(flags.restricted)::text[],
-                \(flags.warnings)::text[], \(PostgresBytes(SecretCodes.keyedHash(id + ":" + code, key: context.hashKey))),
-                \(codeExpires), \(now), \(now.addingTimeInterval(policy.registration.flowValidity.timeInterval)))
-            """)
+        try RegistrationStore.insert(
+            session,
+            NewRegistration(
+                id: id, phone: phone, device: device, printID: printID, knownDevice: recognised != nil, ip: data.ip,
+                restricted: flags.restricted, warnings: flags.warnings,
+                smsCodeHash: SecretCodes.keyedHash(id + ":" + code, key: context.hashKey), smsExpiresAt: codeExpires,
+                createdAt: now, expiresAt: now.addingTimeInterval(policy.registration.flowValidity.timeInterval)))
         try effects.publish(
             topic: "notifications.sms", key: phone.e164, type: .smsRequested,
             data: SMSRequested(
@@ -238,28 +230,15 @@ enum RegistrationHandlers {
         let now = command.receivedAt
         let registration = try load(session, command.data.registrationId, expecting: .verifySMS, now: now)
         let maxAttempts = context.policy.sms.maxAttempts
-        if registration.smsAttempts >= maxAttempts || registration.smsCodeHash == nil {
-            return .rejected(.smsCodeLocked, "too many wrong codes; start again")
-        }
-        if let expires = registration.smsExpiresAt, now >= expires {
-            return .rejected(.smsCodeExpired, "the code has expired; start again")
-        }
         let given = SecretCodes.keyedHash(registration.id + ":" + command.data.code, key: context.hashKey)
-        guard Sodium.constantTimeEqual(given, registration.smsCodeHash!.bytes) else {
-            let attempts =
-                try session.query(
-                    "UPDATE registrations SET sms_attempts = sms_attempts + 1 WHERE id = \(registration.id)::uuid RETURNING sms_attempts"
-                ).first?.decode("sms_attempts", as: Int.self) ?? maxAttempts
-            return .rejected(
-                .smsCodeInvalid, "the code is wrong",
-                result: .object(["attemptsLeft": .int(Int64(max(0, maxAttempts - attempts)))]))
-        }
-        // Single use: the hash goes with the step.
-        try session.query(
-            """
-            UPDATE registrations SET step = \(RegistrationStep.setPassword.rawValue), sms_code_hash = NULL
-            WHERE id = \(registration.id)::uuid
-            """)
+        // No outstanding code counts as every try used.
+        let verdict = OneTimeCode.verdict(
+            matches: registration.smsCodeHash.map { Sodium.constantTimeEqual(given, $0.bytes) } ?? false,
+            attempts: registration.smsCodeHash == nil ? maxAttempts : registration.smsAttempts,
+            maxAttempts: maxAttempts, expiresAt: registration.smsExpiresAt, now: now)
+        if case .wrong = verdict { try RegistrationStore.countWrongCode(session, id: registration.id) }
+        if let rejection = Reply.rejection(verdict, renew: "start again") { return rejection }
+        try RegistrationStore.acceptCode(session, id: registration.id, next: .setPassword)
         return try .ok(Next(next: RegistrationStep.setPassword.rawValue))
     }
 
@@ -284,11 +263,7 @@ enum RegistrationHandlers {
                 ?? Sodium.passwordHash(
                     command.data.password, memoryKiB: policy.argon2MemoryKiB, iterations: policy.argon2Iterations)
         else { throw ConfigurationError(reason: "password hashing failed (out of memory?)") }
-        try session.query(
-            """
-            UPDATE registrations SET step = \(RegistrationStep.completeProfile.rawValue), password_hash = \(hash)
-            WHERE id = \(registration.id)::uuid
-            """)
+        try RegistrationStore.setPassword(session, id: registration.id, hash: hash, next: .completeProfile)
         return try .ok(Next(next: RegistrationStep.completeProfile.rawValue))
     }
 
@@ -308,12 +283,7 @@ enum RegistrationHandlers {
             return nil
         }
         let waiting = try await context.pool.run { session in
-            try session.query(
-                """
-                SELECT 1 AS waiting FROM registrations
-                WHERE id = \(id)::uuid AND step = \(RegistrationStep.setPassword.rawValue)
-                """
-            ).first != nil
+            try RegistrationStore.isWaiting(session, id: id, at: .setPassword)
         }
         guard waiting else { return nil }
         let password = command.data.password
@@ -346,14 +316,9 @@ enum RegistrationHandlers {
         let phone = PhoneNumber.parse(registration.phone)
         let policy = context.policy
         let burstSince = registration.createdAt.addingTimeInterval(-policy.risk.burstWindow.timeInterval)
-        let burst =
-            try session.query(
-                """
-                SELECT count(*) AS n FROM registrations
-                WHERE created_at > \(burstSince) AND created_at <= \(registration.createdAt)
-                  AND (print_id = \(registration.printID)::uuid OR ip_address = \(registration.ip.address))
-                """
-            ).first?.decode("n", as: Int.self) ?? 1
+        let burst = try RegistrationStore.startsFromDeviceOrIP(
+            session, printID: registration.printID, ip: registration.ip.address, since: burstSince,
+            until: registration.createdAt)
         let assessment = RiskEngine.assess(
             RiskInput(
                 registrationId: registration.id, knownDevice: registration.knownDevice, ip: registration.ip,
@@ -361,13 +326,8 @@ enum RegistrationHandlers {
                 startsFromDeviceOrIPInWindow: burst, startedAt: registration.createdAt),
             policy: policy.risk, key: context.hashKey)
         let next: RegistrationStep = registration.international ? .submitDocuments : .securityCheck
-        try session.query(
-            """
-            UPDATE registrations SET step = \(next.rawValue), display_name = \(name),
-                security_questions = \(try questions.map { try IdentityStore.json($0) })::jsonb,
-                risk_level = \(assessment.level.rawValue), risk_factors = \(assessment.factors)::text[]
-            WHERE id = \(registration.id)::uuid
-            """)
+        try RegistrationStore.setProfile(
+            session, id: registration.id, displayName: name, questions: questions, assessment: assessment, next: next)
         try effects.emit(
             .riskAssessed, subject: registration.id,
             data: RiskAssessed(
@@ -393,16 +353,9 @@ enum RegistrationHandlers {
         let registration = try load(session, data.registrationId, expecting: .submitDocuments, now: now)
         let taskID = IdentityStore.newID()
         let due = BusinessDays.add(context.policy.verification.internationalReviewBusinessDays, to: now)
-        try session.query(
-            """
-            INSERT INTO review_tasks (id, kind, registration_id, evidence, due_at, created_at)
-            VALUES (\(taskID)::uuid, 'international_number', \(registration.id)::uuid,
-                    \(try IdentityStore.json(["documentType": data.documentType, "documentRef": data.documentRef]))::jsonb,
-                    \(due), \(now))
-            """)
-        try session.query(
-            "UPDATE registrations SET step = \(RegistrationStep.pendingReview.rawValue) WHERE id = \(registration.id)::uuid"
-        )
+        try RegistrationStore.openInternationalReview(
+            session, registrationID: registration.id, taskID: taskID,
+            evidence: ["documentType": data.documentType, "documentRef": data.documentRef], due: due, now: now)
         try effects.emit(
             .reviewOpened, subject: registration.id,
             data: ReviewOpened(taskId: taskID, kind: "international_number", dueAt: CloudEvent.timestamp(due)))
@@ -420,23 +373,21 @@ enum RegistrationHandlers {
         let data = command.data
         let now = command.receivedAt
         let registration = try load(session, data.registrationId, expecting: .securityCheck, now: now)
-        let minimum = context.policy.risk.behaviorMinScore
-        switch registration.riskLevel ?? .basic {
-        case .basic:
+        let verdict = RegistrationRules.stepUp(
+            level: registration.riskLevel ?? .basic,
+            behaviour: data.behavior.map { BehaviourScores(typingRhythm: $0.typingRhythmScore, swipe: $0.swipeScore) },
+            livenessPassed: data.liveness?.passed, policy: context.policy.risk)
+        switch verdict {
+        case .passed:
             break
-        case .medium:
-            guard let behavior = data.behavior, behavior.typingRhythmScore >= minimum, behavior.swipeScore >= minimum
-            else {
-                return .rejected(
-                    .stepUpRequired, "behavioural verification did not pass",
-                    result: .object(["requiredLevel": .string("medium")]))
-            }
-        case .high:
-            guard data.liveness?.passed == true else {
-                return .rejected(
-                    .livenessFailed, "liveness check failed; record again",
-                    result: .object(["requiredLevel": .string("high")]))
-            }
+        case .stepUpRequired:
+            return .rejected(
+                .stepUpRequired, "behavioural verification did not pass",
+                result: .object(["requiredLevel": .string(StepUpLevel.medium.rawValue)]))
+        case .livenessFailed:
+            return .rejected(
+                .livenessFailed, "liveness check failed; record again",
+                result: .object(["requiredLevel": .string(StepUpLevel.high.rawValue)]))
         }
         return try AccountCreation.create(
             session, registration: registration, effects: &effects, context: context, now: now)
@@ -449,33 +400,9 @@ enum RegistrationHandlers {
         throws
         -> RegistrationRow
     {
-        guard UUID(uuidString: id) != nil,
-            let row = try session.query(
-                """
-                SELECT id::text AS id, phone, international, platform, device::text AS device, print_id::text AS print_id,
-                       known_device, ip::text AS ip, step, restricted, sms_code_hash, sms_expires_at, sms_attempts,
-                       password_hash, display_name, security_questions::text AS security_questions, risk_level,
-                       created_at, expires_at
-                FROM registrations WHERE id = \(id)::uuid FOR UPDATE
-                """
-            ).first
-        else {
+        guard let registration = try RegistrationStore.load(session, id: id) else {
             throw Refusal(.rejected(.registrationNotFound, "no such registration"))
         }
-        let decoder = JSONDecoder()
-        let registration = RegistrationRow(
-            id: try row.decode("id"), phone: try row.decode("phone"), international: try row.decode("international"),
-            platform: try row.decode("platform"),
-            device: try decoder.decode(DeviceInfo.self, from: Data(try row.decode("device", as: String.self).utf8)),
-            printID: try row.decode("print_id"), knownDevice: try row.decode("known_device"),
-            ip: try decoder.decode(IPInfo.self, from: Data(try row.decode("ip", as: String.self).utf8)),
-            step: RegistrationStep(rawValue: try row.decode("step")) ?? .completed,
-            restricted: try row.decode("restricted"), smsCodeHash: try row.decode("sms_code_hash"),
-            smsExpiresAt: try row.decode("sms_expires_at"), smsAttempts: try row.decode("sms_attempts"),
-            passwordHash: try row.decode("password_hash"), displayName: try row.decode("display_name"),
-            securityQuestions: try row.decode("security_questions"),
-            riskLevel: (try row.decode("risk_level", as: String?.self)).flatMap(StepUpLevel.init(rawValue:)),
-            createdAt: try row.decode("created_at"), expiresAt: try row.decode("expires_at"))
         if registration.step != step {
             if registration.step == .completed {
                 throw Refusal(.rejected(.registrationNotFound, "this registration is finished"))

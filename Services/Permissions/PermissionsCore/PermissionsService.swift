@@ -42,51 +42,29 @@ public enum PermissionsService {
 
 // MARK: events
 
-struct Registered: Decodable, Sendable {
-    var accountId: String
-    var registeredAt: String
-    var restricted: [String]?
-    var timezone: String?
-}
-
-struct Verified: Decodable, Sendable {
-    var accountId: String
-    var tier: String
-    var expiresAt: String?
-}
-
-struct AccountRef: Decodable, Sendable {
-    var accountId: String
-}
-
-struct Locked: Decodable, Sendable {
-    var accountId: String
-    var reason: String
-}
-
 /// Feeds the read model from identity's and deregistration's events.
 enum AccountEvents {
     static func register(_ router: inout Router, policy: Policy, hashKey: [UInt8]) {
         let identity = RegistrarService.identity.eventTopic
         let deregistration = RegistrarService.deregistration.eventTopic
         let permissions = policy.permissions
-        router.event(.accountRegistered, on: identity, Registered.self) { session, event, effects in
+        router.event(.accountRegistered, on: identity, AccountRegistered.self) { session, event, effects in
             let data = event.data
             guard UUID(uuidString: data.accountId) != nil, let registered = Date(rfc3339: data.registeredAt) else {
                 throw MalformedMessage.invalid(field: "data.registeredAt")
             }
+            let tier = try startingTier(data, registered: registered, policy: policy.verification)
             try session.query(
                 """
                 INSERT INTO accounts (account_id, registered_at, timezone, tier, tier_expires_at, restricted)
-                VALUES (\(data.accountId)::uuid, \(registered), \(data.timezone ?? "Asia/Shanghai"), 'none',
-                        \(registered.addingTimeInterval(policy.verification.noneValidity.timeInterval)),
-                        \(data.restricted ?? [])::text[])
+                VALUES (\(data.accountId)::uuid, \(registered), \(data.timezone ?? "Asia/Shanghai"), \(tier.tier.rawValue),
+                        \(tier.expiresAt), \(data.restricted ?? [])::text[])
                 ON CONFLICT (account_id) DO NOTHING
                 """)
             try PermissionsStore.refresh(
                 session, data.accountId, now: event.receivedAt, policy: permissions, effects: &effects)
         }
-        router.event(.accountVerified, on: identity, Verified.self) { session, event, effects in
+        router.event(.accountVerified, on: identity, AccountVerified.self) { session, event, effects in
             guard Tier(rawValue: event.data.tier) != nil else { throw MalformedMessage.invalid(field: "data.tier") }
             try update(session, event.data.accountId, event, &effects, permissions) {
                 """
@@ -96,12 +74,12 @@ enum AccountEvents {
                 """
             }
         }
-        router.event(.accountVerificationExpired, on: identity, AccountRef.self) { session, event, effects in
+        router.event(.accountVerificationExpired, on: identity, VerificationExpired.self) { session, event, effects in
             try update(session, event.data.accountId, event, &effects, permissions) {
                 "UPDATE accounts SET tier_expired = true WHERE account_id = \(event.data.accountId)::uuid"
             }
         }
-        router.event(.loginSucceeded, on: identity, AccountRef.self) { session, event, effects in
+        router.event(.loginSucceeded, on: identity, DeviceEvent.self) { session, event, effects in
             guard
                 let (_, timezone, _) = try PermissionsStore.account(session, event.data.accountId, policy: permissions)
             else { return }
@@ -112,12 +90,12 @@ enum AccountEvents {
                 "UPDATE accounts SET successful_logins = successful_logins + 1 WHERE account_id = \(event.data.accountId)::uuid"
             }
         }
-        router.event(.deviceFingerprintMismatch, on: identity, AccountRef.self) { session, event, effects in
+        router.event(.deviceFingerprintMismatch, on: identity, DeviceEvent.self) { session, event, effects in
             try update(session, event.data.accountId, event, &effects, permissions) {
                 "UPDATE accounts SET last_mismatch_at = \(eventTime(event)) WHERE account_id = \(event.data.accountId)::uuid"
             }
         }
-        router.event(.accountLocked, on: identity, Locked.self) { session, event, effects in
+        router.event(.accountLocked, on: identity, AccountLocked.self) { session, event, effects in
             // Only the lock that needs support (security questions) withdraws grants; a temporary
             // password lock only stops sign-ins.
             guard event.data.reason == "security_questions" else { return }
@@ -153,6 +131,23 @@ enum AccountEvents {
         guard UUID(uuidString: accountID) != nil else { throw MalformedMessage.invalid(field: "data.accountId") }
         try session.query(statement())
         try PermissionsStore.refresh(session, accountID, now: event.receivedAt, policy: policy, effects: &effects)
+    }
+
+    /// The tier an account starts at: the tier and end identity published with `account.registered`;
+    /// only for an event without a `tier` (a publisher that sends less) `none`, valid
+    /// `verification.noneValidity` from `registeredAt`.
+    static func startingTier(_ data: AccountRegistered, registered: Date, policy: Policy.Verification) throws
+        -> (tier: Tier, expiresAt: Date?)
+    {
+        guard let published = data.tier else {
+            return (.none, registered.addingTimeInterval(policy.noneValidity.timeInterval))
+        }
+        guard let tier = Tier(rawValue: published) else { throw MalformedMessage.invalid(field: "data.tier") }
+        let expiresAt = try data.tierExpiresAt.map { text in
+            guard let date = Date(rfc3339: text) else { throw MalformedMessage.invalid(field: "data.tierExpiresAt") }
+            return date
+        }
+        return (tier, expiresAt)
     }
 
     /// When the event happened (its `time`), else when it arrived.

@@ -13,7 +13,8 @@ public enum RegistrationEntryRefusal: Equatable, Sendable {
     case deviceUnsupported(reason: String)
 }
 
-/// Device entry rules, outcome flags and fingerprint comparison (§3 `device`, §4).
+/// Device entry rules, outcome flags and hardware identity (§3 `device`, §4); what counts as the
+/// same device is `DeviceRecognition` (Contract).
 public enum DeviceRules {
     /// The first entry rule `device` breaks, in the contract's order, or `nil` when it may register.
     ///
@@ -41,16 +42,6 @@ public enum DeviceRules {
         let hasCustomRom = !(device.customRom ?? "").trimmingCharacters(in: .whitespaces).isEmpty
         let warnings = hasCustomRom && device.pushWhitelisted != true ? ["PUSH_WHITELIST_REQUIRED"] : []
         return (restricted, warnings)
-    }
-
-    /// Fingerprint similarity (§3): attributes of `stored` whose value `candidate` has too, ÷ `stored.count`.
-    ///
-    /// Asymmetric on purpose: the stored fingerprint is the reference, so attributes a newer client
-    /// adds do not dilute the match. An empty stored fingerprint matches nothing (0).
-    public static func similarity(candidate: [String: String], stored: [String: String]) -> Double {
-        guard !stored.isEmpty else { return 0 }
-        let matching = stored.count(where: { key, value in candidate[key] == value })
-        return Double(matching) / Double(stored.count)
     }
 
     /// The hardware identity of a fingerprint: its non-empty `imeiHash` and `serialHash` entries.

@@ -1,0 +1,137 @@
+/// Payloads of the identity events that other services consume (`docs/asyncapi.yaml` documents
+/// each). Identity encodes them and every consumer decodes the same type, so a fact is decided by
+/// the emitter and not recomputed from a consumer's receipt time.
+///
+/// A field a consumer can do without is optional on decoding, so that an event from a publisher
+/// that sends less (the test stand-ins for identity) is not refused; identity always sets every
+/// field its initialiser takes. Times are RFC 3339 strings, as on the wire.
+
+/// `data` of `account.registered`: an account was created.
+public struct AccountRegistered: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The registration that became the account.
+    public var registrationId: String?
+    /// The masked phone.
+    public var phone: String?
+    /// The platform of the registering device.
+    public var platform: String?
+    /// Whether the phone is international (not `+86`).
+    public var international: Bool?
+    /// What the account may not do (`payment` for a rooted device).
+    public var restricted: [String]?
+    /// When the account was created.
+    public var registeredAt: String
+    /// The step-up level the registration passed.
+    public var riskLevel: String?
+    /// The time zone of the registration's IP: quotas reset at midnight there.
+    public var timezone: String?
+    /// The verification tier the account starts at (`none`).
+    public var tier: String?
+    /// When the starting tier lapses; absent for a permanent tier.
+    public var tierExpiresAt: String?
+    /// The keyed hash of the phone (`PhoneHash`): deregistration finds the account of a revoke
+    /// request by it without ever holding the raw phone of an account.
+    public var phoneHash: String?
+
+    /// Creates the payload (identity sets every field).
+    public init(
+        accountId: String, registrationId: String, phone: String, platform: String, international: Bool,
+        restricted: [String], registeredAt: String, riskLevel: String, timezone: String, tier: String,
+        tierExpiresAt: String?, phoneHash: String
+    ) {
+        self.accountId = accountId
+        self.registrationId = registrationId
+        self.phone = phone
+        self.platform = platform
+        self.international = international
+        self.restricted = restricted
+        self.registeredAt = registeredAt
+        self.riskLevel = riskLevel
+        self.timezone = timezone
+        self.tier = tier
+        self.tierExpiresAt = tierExpiresAt
+        self.phoneHash = phoneHash
+    }
+}
+
+/// `data` of `account.verified`: the account reached a verification tier.
+public struct AccountVerified: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The tier now in force.
+    public var tier: String
+    /// When the tier lapses; absent for a permanent tier.
+    public var expiresAt: String?
+    /// The method used (`bank_card`, `id_card`).
+    public var method: String?
+    /// The most that is ever shown of a card number (bank cards only).
+    public var cardLast4: String?
+    /// When the tier was reached.
+    public var verifiedAt: String?
+
+    /// Creates the payload.
+    public init(
+        accountId: String, tier: String, expiresAt: String?, method: String, cardLast4: String?, verifiedAt: String
+    ) {
+        self.accountId = accountId
+        self.tier = tier
+        self.expiresAt = expiresAt
+        self.method = method
+        self.cardLast4 = cardLast4
+        self.verifiedAt = verifiedAt
+    }
+}
+
+/// `data` of `account.verification_expired`: a tier's validity ended.
+public struct VerificationExpired: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The tier that lapsed.
+    public var tier: String?
+    /// When it lapsed.
+    public var expiredAt: String?
+
+    /// Creates the payload.
+    public init(accountId: String, tier: String, expiredAt: String) {
+        self.accountId = accountId
+        self.tier = tier
+        self.expiredAt = expiredAt
+    }
+}
+
+/// `data` of `login.succeeded`, `device.bound`, `device.unbound` and `device.fingerprint_mismatch`:
+/// a fact about an account and one of its devices.
+public struct DeviceEvent: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The device.
+    public var deviceId: String?
+    /// The device's platform.
+    public var platform: String?
+
+    /// Creates the payload.
+    public init(accountId: String, deviceId: String, platform: String) {
+        self.accountId = accountId
+        self.deviceId = deviceId
+        self.platform = platform
+    }
+}
+
+/// `data` of `account.locked`.
+public struct AccountLocked: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// `password_failures` (a temporary lock, with `until`) or `security_questions` (a lock that
+    /// needs support, without `until`).
+    public var reason: String
+    /// End of a temporary lock; absent for a permanent one.
+    public var until: String?
+
+    /// Creates the payload.
+    public init(accountId: String, reason: String, until: String?) {
+        self.accountId = accountId
+        self.reason = reason
+        self.until = until
+    }
+}
