@@ -69,13 +69,13 @@ public struct AccountDeregistered: Codable, Sendable {
     public var accountId: String
     /// The request that ended (always set by deregistration; optional on decoding, as the test
     /// stand-ins for deregistration publish only `accountId`).
-    public var requestId: String?
+    public var requestId: String
     /// When the cool-down ended (likewise).
-    public var deregisteredAt: String?
+    public var deregisteredAt: String
     /// When the phone may register again; identity blocks it until then (the emitter decides it,
     /// consumers do not recompute it from their own receipt time). Likewise always set by
     /// deregistration.
-    public var phoneBlockedUntil: String?
+    public var phoneBlockedUntil: String
     /// When the kept enterprise contacts and memberships are deleted.
     public var contactsRetainedUntil: String?
 

@@ -2,9 +2,8 @@
 /// each). Identity encodes them and every consumer decodes the same type, so a fact is decided by
 /// the emitter and not recomputed from a consumer's receipt time.
 ///
-/// A field a consumer can do without is optional on decoding, so that an event from a publisher
-/// that sends less (the test stand-ins for identity) is not refused; identity always sets every
-/// field its initialiser takes. Times are RFC 3339 strings, as on the wire.
+/// The facts consumers act on are required; fields only some consumers read, or that identity
+/// leaves out in some cases, are optional. Times are RFC 3339 strings, as on the wire.
 
 /// `data` of `account.registered`: an account was created.
 public struct AccountRegistered: Codable, Sendable {
@@ -19,15 +18,15 @@ public struct AccountRegistered: Codable, Sendable {
     /// Whether the phone is international (not `+86`).
     public var international: Bool?
     /// What the account may not do (`payment` for a rooted device).
-    public var restricted: [String]?
+    public var restricted: [String]
     /// When the account was created.
     public var registeredAt: String
     /// The step-up level the registration passed.
     public var riskLevel: String?
     /// The time zone of the registration's IP: quotas reset at midnight there.
-    public var timezone: String?
+    public var timezone: String
     /// The verification tier the account starts at (`none`).
-    public var tier: String?
+    public var tier: String
     /// When the starting tier lapses; absent for a permanent tier.
     public var tierExpiresAt: String?
     /// The keyed hash of the phone (`PhoneHash`): deregistration finds the account of a revoke

@@ -73,16 +73,6 @@ import Testing
         #expect(now.timeIntervalSince(start) == policy.registration.rateWindow.timeInterval)
     }
 
-    @Test func thePublishedBlockEndWins() {
-        let published = now.addingTimeInterval(5)
-        #expect(
-            RegistrationRules.phoneBlockEnd(published: published, receivedAt: now, policy: policy.registration)
-                == published)
-        #expect(
-            RegistrationRules.phoneBlockEnd(published: nil, receivedAt: now, policy: policy.registration)
-                == now.addingTimeInterval(policy.registration.phoneReuseCooldown.timeInterval))
-    }
-
     @Test func basicPassesWithoutEvidence() {
         #expect(
             RegistrationRules.stepUp(level: .basic, behaviour: nil, livenessPassed: nil, policy: policy.risk) == .passed

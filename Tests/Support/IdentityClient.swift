@@ -160,6 +160,20 @@ public struct IdentityClient: Sendable {
     }
 
     /// Publishes a deregistration-service event about an account, as that service would.
+    /// `data` of an `account.registered` event with the facts identity publishes (the `none` tier,
+    /// lapsing after the default 30 days), for tests that stand in for identity.
+    public static func registeredEvent(
+        at registeredAt: Date = Date(), restricted: [String] = [], phoneHash: String? = nil
+    ) -> [String: JSONValue] {
+        var data: [String: JSONValue] = [
+            "registeredAt": .string(CloudEvent.timestamp(registeredAt)),
+            "restricted": .array(restricted.map(JSONValue.string)), "timezone": .string("Asia/Shanghai"),
+            "tier": .string("none"), "tierExpiresAt": .string(CloudEvent.timestamp(registeredAt.addingTimeInterval(30 * 86_400))),
+        ]
+        if let phoneHash { data["phoneHash"] = .string(phoneHash) }
+        return data
+    }
+
     /// Publishes a deregistration lifecycle event about `accountId` as the deregistration service
     /// would; `account.deregistered` carries the phone's block end (default: 31 days from now).
     public func publishLifecycle(_ type: String, accountId: String, phoneBlockedUntil: Date? = nil) async throws {

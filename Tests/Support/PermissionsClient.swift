@@ -69,10 +69,7 @@ public struct PermissionsClient: Sendable {
         let accountId = UUID().uuidString.lowercased()
         try await publish(
             .identity, "account.registered", accountId: accountId,
-            data: [
-                "registeredAt": .string(CloudEvent.timestamp(Date().addingTimeInterval(-age))),
-                "restricted": .array(restricted.map(JSONValue.string)), "timezone": .string("Asia/Shanghai"),
-            ])
+            data: IdentityClient.registeredEvent(at: Date().addingTimeInterval(-age), restricted: restricted))
         if let tier {
             try await publish(.identity, "account.verified", accountId: accountId, data: ["tier": .string(tier)])
         }

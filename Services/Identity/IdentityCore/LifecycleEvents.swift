@@ -18,19 +18,16 @@ enum LifecycleEvents {
         }
         router.event(.accountDeregistered, on: topic, AccountDeregistered.self) { session, event, effects in
             let now = event.receivedAt
-            let published = try event.data.phoneBlockedUntil.map { text in
-                guard let date = Date(rfc3339: text) else {
-                    throw MalformedMessage.invalid(field: "data.phoneBlockedUntil")
-                }
-                return date
+            // The block's end is deregistration's decision (published with the event), not
+            // recomputed from this service's receipt time.
+            guard let until = Date(rfc3339: event.data.phoneBlockedUntil) else {
+                throw MalformedMessage.invalid(field: "data.phoneBlockedUntil")
             }
             guard
                 let phone = try setStatus(
                     session, event.data.accountId, to: "deregistered", from: ["active", "frozen"], now: now,
                     effects: &effects)
             else { return }
-            let until = RegistrationRules.phoneBlockEnd(
-                published: published, receivedAt: now, policy: context.policy.registration)
             try session.query(
                 """
                 INSERT INTO phone_blocks (phone, blocked_until) VALUES (\(phone), \(until))

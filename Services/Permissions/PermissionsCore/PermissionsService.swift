@@ -53,12 +53,12 @@ enum AccountEvents {
             guard UUID(uuidString: data.accountId) != nil, let registered = Date(rfc3339: data.registeredAt) else {
                 throw MalformedMessage.invalid(field: "data.registeredAt")
             }
-            let tier = try startingTier(data, registered: registered, policy: policy.verification)
+            let tier = try startingTier(data)
             try session.query(
                 """
                 INSERT INTO accounts (account_id, registered_at, timezone, tier, tier_expires_at, restricted)
-                VALUES (\(data.accountId)::uuid, \(registered), \(data.timezone ?? "Asia/Shanghai"), \(tier.tier.rawValue),
-                        \(tier.expiresAt), \(data.restricted ?? [])::text[])
+                VALUES (\(data.accountId)::uuid, \(registered), \(data.timezone), \(tier.tier.rawValue),
+                        \(tier.expiresAt), \(data.restricted)::text[])
                 ON CONFLICT (account_id) DO NOTHING
                 """)
             try PermissionsStore.refresh(
@@ -133,16 +133,10 @@ enum AccountEvents {
         try PermissionsStore.refresh(session, accountID, now: event.receivedAt, policy: policy, effects: &effects)
     }
 
-    /// The tier an account starts at: the tier and end identity published with `account.registered`;
-    /// only for an event without a `tier` (a publisher that sends less) `none`, valid
-    /// `verification.noneValidity` from `registeredAt`.
-    static func startingTier(_ data: AccountRegistered, registered: Date, policy: Policy.Verification) throws
-        -> (tier: Tier, expiresAt: Date?)
-    {
-        guard let published = data.tier else {
-            return (.none, registered.addingTimeInterval(policy.noneValidity.timeInterval))
-        }
-        guard let tier = Tier(rawValue: published) else { throw MalformedMessage.invalid(field: "data.tier") }
+    /// The tier an account starts at and when it lapses, as identity published them with
+    /// `account.registered` (never recomputed here from the policy).
+    static func startingTier(_ data: AccountRegistered) throws -> (tier: Tier, expiresAt: Date?) {
+        guard let tier = Tier(rawValue: data.tier) else { throw MalformedMessage.invalid(field: "data.tier") }
         let expiresAt = try data.tierExpiresAt.map { text in
             guard let date = Date(rfc3339: text) else { throw MalformedMessage.invalid(field: "data.tierExpiresAt") }
             return date

@@ -134,11 +134,7 @@ final class ChaosHarness: @unchecked Sendable {
             let account = UUID().uuidString.lowercased()
             try await binding.publish(
                 .identity, "account.registered", accountId: account,
-                data: [
-                    "phoneHash": .string(Sodium.randomBytes(32).hexString),
-                    "registeredAt": .string(CloudEvent.timestamp(Date())), "restricted": .array([]),
-                    "timezone": .string("Asia/Shanghai"),
-                ])
+                data: IdentityClient.registeredEvent(phoneHash: Sodium.randomBytes(32).hexString))
             let token = Sodium.randomBytes(32).hexString
             try await binding.publish(
                 .identity, "session.opened", accountId: account,

@@ -111,10 +111,7 @@ struct ReplayReliabilityTests {
                 let marker = UUID().uuidString.lowercased()
                 try await permissions.publish(
                     .identity, "account.registered", accountId: marker,
-                    data: [
-                        "registeredAt": .string(CloudEvent.timestamp(Date())), "restricted": .array([]),
-                        "timezone": .string("Asia/Shanghai"),
-                    ])
+                    data: IdentityClient.registeredEvent())
                 markers.append(marker)
             }
             try await TestStack.eventually("the markers are known", timeout: .seconds(60)) {

@@ -116,11 +116,4 @@ public enum RegistrationRules {
             return livenessPassed == true ? .passed : .livenessFailed
         }
     }
-
-    /// When a deregistered account's phone may register again: the `phoneBlockedUntil` that
-    /// deregistration published with `account.deregistered`; only for an event without it (a
-    /// publisher that sends just the account id) `phoneReuseCooldown` after its receipt.
-    public static func phoneBlockEnd(published: Date?, receivedAt: Date, policy: Policy.Registration) -> Date {
-        published ?? receivedAt.addingTimeInterval(policy.phoneReuseCooldown.timeInterval)
-    }
 }
