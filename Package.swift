@@ -76,7 +76,8 @@ let package = Package(
             ],
             path: "Services/Bench", swiftSettings: settings),
         .target(
-            name: "TestSupport", dependencies: ["Messaging", "Contract", "Platform", "Postgres", "Kafka", log],
+            name: "TestSupport",
+            dependencies: ["Messaging", "Contract", "Directory", "Platform", "Postgres", "Kafka", log],
             path: "Tests/Support", swiftSettings: settings),
         .testTarget(
             name: "SharedTests",

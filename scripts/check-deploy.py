@@ -31,7 +31,9 @@ COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 ASYNCAPI = REPO / "docs" / "asyncapi.yaml"
-TOPICS_SWIFT = REPO / "Shared" / "Messaging" / "Topics.swift"
+TOPICS_SWIFT = REPO / "Shared" / "Contract" / "Topics.swift"
+EVENT_TYPES_SWIFT = REPO / "Shared" / "Contract" / "EventType.swift"
+CLOCK_SWIFT = REPO / "Shared" / "Platform" / "Clock.swift"
 
 SERVICES = ("identity", "permissions", "binding", "deregistration")
 EXECUTABLES = ("registrar",) + tuple(f"registrar-{name}" for name in SERVICES)
@@ -58,18 +60,21 @@ DOCUMENTED_VARIABLES = {
 # Variables the code reads that production deliberately leaves unset (test-only switches, fault
 # injection). Add a name here only with a comment saying why it must not be set in production.
 NOT_FOR_PRODUCTION = {
-    # Shifts the services' clock (tests move time with it); set in production it would end the
-    # 14-day cool-downs and the 31-day phone block early.
-    "REGISTRAR_CLOCK_OFFSET",
+    # Names the movable test clock's offset file (tests move time with it); set in production it
+    # would end the 14-day cool-downs and the 31-day phone block early. Only debug builds have the
+    # clock, a release build refuses to start with the variable set (check_test_clock).
+    "REGISTRAR_TEST_CLOCK",
     # Fault injection for the reliability suite: the process SIGKILLs itself at a crash point.
     "REGISTRAR_CRASH_AT",
 }
 
 VARIABLE_PATTERN = re.compile(r"REGISTRAR_[A-Z0-9_]+")
-# `effects.emit("type", ...)`; the type may stand on the line after `emit(` (whole-file search).
-EMIT_PATTERN = re.compile(r'\bemit\(\s*"([a-z_.]+)"')
-# `effects.publish(topic: ..., key: ..., type: "type", ...)`: the `type:` argument inside the call.
-PUBLISH_PATTERN = re.compile(r'\bpublish\((?:[^()]|\([^()]*\))*?\btype:\s*"([a-z_.]+)"', re.S)
+# `effects.emit(.constant, ...)`; the constant may stand on the line after `emit(` (whole-file search).
+EMIT_PATTERN = re.compile(r'\bemit\(\s*\.(\w+)')
+# `effects.publish(topic: ..., key: ..., type: .constant, ...)`: the `type:` argument inside the call.
+PUBLISH_PATTERN = re.compile(r'\bpublish\((?:[^()]|\([^()]*\))*?\btype:\s*\.(\w+)', re.S)
+# `public static let accountRegistered = EventType(rawValue: "account.registered")`
+EVENT_TYPE_PATTERN = re.compile(r'static let (\w+) = EventType\(rawValue:\s*"([a-z_.]+)"\)')
 REPLY_CODE_PATTERN = re.compile(r'ReplyCode\(rawValue:\s*"([A-Z0-9_]+)"\)')
 TOPIC_LITERAL_PATTERN = re.compile(r'"([a-z]+\.[a-z]+)"')
 
@@ -157,13 +162,15 @@ def swift_sources() -> list[tuple[Path, str]]:
 
 
 def swift_emitted_event_types(sources: list[tuple[Path, str]]) -> dict[str, set[str]]:
-    """Event types the services send, with the files that send them: the first argument of
-    `emit(` and the `type:` argument of `publish(` calls. `router.event("...")` registrations are
-    consumed types and are not counted."""
+    """Event types the services send, with the files that send them: the `EventType` constant that is
+    the first argument of `emit(` and the `type:` argument of `publish(` calls, by its raw value.
+    `router.event(...)` registrations are consumed types and are not counted."""
+    constants = dict(EVENT_TYPE_PATTERN.findall(EVENT_TYPES_SWIFT.read_text(encoding="utf-8")))
     found: dict[str, set[str]] = {}
     for path, text in sources:
         for pattern in (EMIT_PATTERN, PUBLISH_PATTERN):
-            for name in pattern.findall(text):
+            for constant in pattern.findall(text):
+                name = constants.get(constant, f"<unknown EventType .{constant}>")
                 found.setdefault(name, set()).add(str(path.relative_to(REPO)))
     return found
 
@@ -382,6 +389,38 @@ def dockerfile_stages(text: str) -> list[dict]:
     return stages
 
 
+def check_test_clock(compose: dict | None, report: Report) -> None:
+    """The movable test clock cannot be switched on in the compose stack or the release image: the
+    type exists only under `#if DEBUG`, a release build refuses `REGISTRAR_TEST_CLOCK`, the image is a
+    release build that defines no DEBUG, and no compose service sets the variable."""
+    text = CLOCK_SWIFT.read_text(encoding="utf-8")
+    debug_blocks = re.findall(r"#if DEBUG\n(.*?)#(?:else|endif)", text, re.S)
+    report.check(
+        any("struct MovableClock" in block for block in debug_blocks)
+        and text.count("struct MovableClock") == 1,
+        "test clock: MovableClock is declared only inside #if DEBUG",
+    )
+    report.check(
+        re.search(r"#else\s*\n\s*throw TestClockRefused", text) is not None,
+        "test clock: a release build refuses to start with REGISTRAR_TEST_CLOCK set",
+    )
+    elsewhere = [
+        str(path.relative_to(REPO))
+        for folder in ("Shared", "Services")
+        for path in (REPO / folder).rglob("*.swift")
+        if path != CLOCK_SWIFT and "MovableClock" in path.read_text(encoding="utf-8", errors="replace")
+    ]
+    report.check(not elsewhere, "test clock: no service code names MovableClock", short(elsewhere))
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8") if DOCKERFILE.is_file() else ""
+    report.check(
+        "-c release" in dockerfile and re.search(r"-D\s*DEBUG|-c debug", dockerfile) is None,
+        "test clock: the image is a release build without DEBUG",
+    )
+    services = (compose or {}).get("services") or {}
+    setting = [name for name, service in services.items() if "REGISTRAR_TEST_CLOCK" in environment_names(service or {})]
+    report.check(not setting, "test clock: no compose service sets REGISTRAR_TEST_CLOCK", short(setting))
+
+
 def check_dockerfile(compose: dict | None, report: Report) -> None:
     if not report.check(DOCKERFILE.is_file(), "Dockerfile: deploy/Dockerfile exists"):
         return
@@ -585,6 +624,7 @@ def main() -> int:
     if compose is not None:
         check_compose(compose, required, report)
     check_dockerfile(compose, report)
+    check_test_clock(compose, report)
 
     document = load_yaml(ASYNCAPI, report)
     addresses: set[str] = set()

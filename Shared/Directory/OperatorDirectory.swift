@@ -9,7 +9,8 @@ import Postgres
 public enum OperatorDirectory {
     /// Follows identity's operator events into this service's `operators` table.
     public static func follow(_ router: inout Router) {
-        router.event(.operatorAdded, on: RegistrarService.identity.eventTopic, OperatorAdded.self) { session, event, _ in
+        router.event(.operatorAdded, on: RegistrarService.identity.eventTopic, OperatorAdded.self) {
+            session, event, _ in
             guard let hash = [UInt8](hex: event.data.tokenHash), hash.count == 32 else {
                 throw MalformedMessage.invalid(field: "data.tokenHash")
             }

@@ -62,7 +62,8 @@ public struct MessageDecoder: Sendable {
     public func envelope(_ bytes: [UInt8]) -> Result<IncomingEnvelope, MalformedMessage> {
         if bytes.count > maxBytes {
             // Answered when its id can be read without parsing the whole message (contract §2).
-            let prefix = Self.topLevelStrings(in: bytes.prefix(Self.oversizedPrefixBytes), keys: ["id", "correlationid"])
+            let prefix = Self.topLevelStrings(
+                in: bytes.prefix(Self.oversizedPrefixBytes), keys: ["id", "correlationid"])
             return .failure(
                 MalformedMessage(
                     code: .malformed, reason: "too_large", messageID: prefix["id"].flatMap { $0.isEmpty ? nil : $0 },

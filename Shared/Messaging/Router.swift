@@ -41,7 +41,8 @@ public struct MessageEffects: Sendable {
         topic base: String, key: String, type: EventType, data: some Encodable, sensitive: Bool = false
     ) throws {
         let event = CloudEvent(
-            source: service.source, type: type.rawValue, time: now, correlationid: causation.correlationid ?? causation.id,
+            source: service.source, type: type.rawValue, time: now,
+            correlationid: causation.correlationid ?? causation.id,
             causationid: causation.id, data: try JSONValue(encoding: data))
         outgoing.append(OutboxMessage(topic: topics.name(base), key: key, event: event, sensitive: sensitive))
     }
@@ -214,7 +215,8 @@ extension Reply {
         case .locked: .rejected(.smsCodeLocked, "too many wrong codes; \(renew)")
         case .expired: .rejected(.smsCodeExpired, "the code has expired; \(renew)")
         case .wrong(let attemptsLeft):
-            .rejected(.smsCodeInvalid, "the code is wrong", result: .object(["attemptsLeft": .int(Int64(attemptsLeft))]))
+            .rejected(
+                .smsCodeInvalid, "the code is wrong", result: .object(["attemptsLeft": .int(Int64(attemptsLeft))]))
         }
     }
 }

@@ -1,6 +1,7 @@
 import Contract
 import Foundation
 import Testing
+
 @testable import Messaging
 
 @Suite struct MessageDecoderTests {
@@ -107,7 +108,8 @@ import Testing
     @Test func anOversizedMessageIsAnsweredByTheIdAtItsStart() {
         let decoder = MessageDecoder(maxBytes: 64, maxDepth: 8)
         let padding = String(repeating: "a", count: 100)
-        let large = #"{"data":{"id":"inner"},"note":"\"id\":\"fake\"","id":"c\u0031","correlationid":"k","x":""#
+        let large =
+            #"{"data":{"id":"inner"},"note":"\"id\":\"fake\"","id":"c\u0031","correlationid":"k","x":""#
             + padding + #""}"#
         guard case .failure(let refusal) = decoder.envelope(Array(large.utf8)) else {
             Issue.record("accepted an oversized message")

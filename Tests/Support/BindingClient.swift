@@ -12,7 +12,9 @@ public struct BindingClient: Sendable {
     public init(client: RegistrarClient = TestStack.client) { self.client = client }
 
     /// A command on `binding.commands`.
-    public func send(_ type: String, _ data: [String: JSONValue], session: String?) async throws -> IdentityClient.Answer {
+    public func send(_ type: String, _ data: [String: JSONValue], session: String?) async throws
+        -> IdentityClient.Answer
+    {
         IdentityClient.Answer(
             event: try await client.request(
                 RegistrarClient.command(type: type, data: .object(data), sessionToken: session),
@@ -24,7 +26,7 @@ public struct BindingClient: Sendable {
     public func sendAuthenticated(_ type: String, _ data: [String: JSONValue], session: String) async throws
         -> IdentityClient.Answer
     {
-        try await TestStack.retrying(while: { $0.code == "UNAUTHENTICATED" }) {
+        try await TestStack.retrying {
             try await send(type, data, session: session)
         }
     }
@@ -98,7 +100,9 @@ public struct BindingClient: Sendable {
     }
 
     /// Events of `type` on `binding.events` about `subject`, read from the beginning for `window`.
-    public func events(_ type: String, subject: String? = nil, window: Duration = .seconds(3)) async throws -> [CloudEvent] {
+    public func events(_ type: String, subject: String? = nil, window: Duration = .seconds(3)) async throws
+        -> [CloudEvent]
+    {
         try await client.read(topic: "binding.events", timeout: window) { _ in false }.compactMap(\.event).filter {
             $0.type == type && (subject == nil || $0.subject == subject)
         }

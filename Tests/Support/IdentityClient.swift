@@ -152,7 +152,8 @@ public struct IdentityClient: Sendable {
     }
 
     /// `login`.
-    public func login(phone: String, password: String = "Sunflower-42", device: JSONValue, ip: JSONValue = ip()) async throws
+    public func login(phone: String, password: String = "Sunflower-42", device: JSONValue, ip: JSONValue = ip())
+        async throws
         -> Answer
     {
         try await send(
@@ -168,7 +169,8 @@ public struct IdentityClient: Sendable {
         var data: [String: JSONValue] = [
             "registeredAt": .string(CloudEvent.timestamp(registeredAt)),
             "restricted": .array(restricted.map(JSONValue.string)), "timezone": .string("Asia/Shanghai"),
-            "tier": .string("none"), "tierExpiresAt": .string(CloudEvent.timestamp(registeredAt.addingTimeInterval(30 * 86_400))),
+            "tier": .string("none"),
+            "tierExpiresAt": .string(CloudEvent.timestamp(registeredAt.addingTimeInterval(30 * 86_400))),
         ]
         if let phoneHash { data["phoneHash"] = .string(phoneHash) }
         return data

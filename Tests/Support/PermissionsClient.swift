@@ -109,7 +109,9 @@ public struct PermissionsClient: Sendable {
 extension PermissionsClient {
     /// Waits until the read model shows `condition` for the account (reading permissions' own table,
     /// as ops would).
-    public func waitForState(_ accountId: String, schemaPool: PostgresPool, _ sql: String, equals expected: Int) async throws {
+    public func waitForState(_ accountId: String, schemaPool: PostgresPool, _ sql: String, equals expected: Int)
+        async throws
+    {
         // `sql` is an expression written by the test; the account id goes as a parameter.
         let query = PostgresQuery(
             trusted: "SELECT (\(sql)) AS v FROM accounts WHERE account_id = $1::uuid", binds: [accountId])

@@ -47,9 +47,11 @@ public enum Security {
     public static func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
 
     /// Sends `envelope` and measures command → reply (as this client sees it).
-    public static func timed(_ client: RegistrarClient, _ envelope: [String: JSONValue], topic: String) async throws -> (
-        IdentityClient.Answer, Double
-    ) {
+    public static func timed(_ client: RegistrarClient, _ envelope: [String: JSONValue], topic: String) async throws
+        -> (
+            IdentityClient.Answer, Double
+        )
+    {
         let started = ContinuousClock.now
         let reply = try await client.request(envelope, topic: topic)
         let elapsed = ContinuousClock.now - started

@@ -76,17 +76,18 @@ public enum TestStack {
         throw NeverHappened(what: what)
     }
 
-    /// Runs `attempt` again (every 100 ms, up to `timeout`) while `pending` says its answer is not
-    /// final yet, and returns the last answer. A session or operator that was just created reaches
-    /// the other services through identity's events a moment later, so a command sent at once may
-    /// meet `UNAUTHENTICATED`: the tests send it again (a fresh id each time), as a client would.
-    public static func retrying<Answer>(
-        while pending: (Answer) -> Bool, timeout: Duration = .seconds(30), _ attempt: () async throws -> Answer
-    ) async throws -> Answer {
+    /// Runs `attempt` again (every 100 ms, up to `timeout`) while its reply's code is one of `codes`,
+    /// and returns the last reply. A session or operator that was just created reaches the other
+    /// services through identity's events a moment later, so a command sent at once may meet
+    /// `UNAUTHENTICATED`: the tests send it again (a fresh id each time), as a client would.
+    public static func retrying(
+        while codes: Set<String> = ["UNAUTHENTICATED"], timeout: Duration = .seconds(30),
+        _ attempt: () async throws -> IdentityClient.Answer
+    ) async throws -> IdentityClient.Answer {
         let deadline = ContinuousClock.now + timeout
         while true {
             let answer = try await attempt()
-            if !pending(answer) || ContinuousClock.now > deadline { return answer }
+            if !codes.contains(answer.code ?? "") || ContinuousClock.now > deadline { return answer }
             try await Task.sleep(for: .milliseconds(100))
         }
     }

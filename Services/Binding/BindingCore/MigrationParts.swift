@@ -4,7 +4,6 @@ import Messaging
 import Platform
 import Postgres
 
-
 /// Manifests in parts: every part's items are counted as they arrive and only the counts are kept,
 /// so a plan of 100,000 items never holds more than one message's worth of items in memory.
 /// `migration.planned` goes out once, when the last missing part arrived; a part sent twice is

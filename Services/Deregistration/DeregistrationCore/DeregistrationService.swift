@@ -5,7 +5,6 @@ import Messaging
 import Platform
 import Postgres
 
-
 /// The deregistration service: the revocable cool-down, the device lock, and finalization
 /// (contract §4 deregistration rows and the end-of-cool-down rules).
 public enum DeregistrationService {

@@ -5,7 +5,6 @@ import Messaging
 import Platform
 import Postgres
 
-
 struct CreateEnterprise: Decodable, Sendable {
     var enterpriseId: String
     var name: String

@@ -28,7 +28,8 @@ enum RDKafkaErrors {
         let name = String(cString: rd_kafka_err2name(code))
         let text = reason ?? String(cString: rd_kafka_err2str(code))
         return KafkaError(
-            code: KafkaError.Code(rawValue: code.rawValue), name: name, reason: text, isRetriable: isRetriable(code), file: file, line: line)
+            code: KafkaError.Code(rawValue: code.rawValue), name: name, reason: text, isRetriable: isRetriable(code),
+            file: file, line: line)
     }
 
     /// A `KafkaError` from an `rd_kafka_error_t`, which it destroys.

@@ -1,8 +1,8 @@
 import Contract
 import Foundation
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// A manifest of 100,000 items, sent in parts that each fit one message, counted item by item.
 @Suite(.enabled(if: TestStack.enabled))

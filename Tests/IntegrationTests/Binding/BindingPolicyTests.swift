@@ -2,8 +2,8 @@ import Contract
 import Foundation
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Time- and lifecycle-driven binding rules on private binding instances: expiries with a
 /// shortened policy, exactly once across a crash, and the effect of freeze and deregistration.

@@ -3,8 +3,8 @@ import Foundation
 import Messaging
 import Platform
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// `binding.commands` on the shared stack, with sessions from real identity registrations.
 @Suite(.enabled(if: TestStack.enabled))

@@ -3,8 +3,8 @@ import Foundation
 import Messaging
 import Platform
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Deregistration across the services, on a private stack whose cool-downs last seconds and whose
 /// clock the tests move past them.
@@ -21,7 +21,7 @@ struct DeregistrationTests {
     static func send(_ client: RegistrarClient, _ type: String, _ data: [String: JSONValue], session: String? = nil)
         async throws -> IdentityClient.Answer
     {
-        try await TestStack.retrying(while: { ["UNAUTHENTICATED", "ACCOUNT_NOT_FOUND"].contains($0.code) }) {
+        try await TestStack.retrying(while: ["UNAUTHENTICATED", "ACCOUNT_NOT_FOUND"]) {
             IdentityClient.Answer(
                 event: try await client.request(
                     RegistrarClient.command(type: type, data: .object(data), sessionToken: session),

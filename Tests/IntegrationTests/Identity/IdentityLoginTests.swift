@@ -2,8 +2,8 @@ import Contract
 import Foundation
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: TestStack.enabled))
 struct IdentityLoginTests {

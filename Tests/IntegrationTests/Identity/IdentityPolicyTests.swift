@@ -1,8 +1,8 @@
 import Contract
 import Foundation
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// Rules that need a shortened or forced policy run against a private identity instance.
 @Suite(.enabled(if: TestStack.enabled))

@@ -2,8 +2,8 @@ import Contract
 import Foundation
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Registration through `identity.commands`, read back from `registrar.replies`, `identity.events`
 /// and `notifications.sms`, as a client would.

@@ -3,8 +3,8 @@ import Foundation
 import IdentityCore
 import Messaging
 import Platform
-import Testing
 import TestSupport
+import Testing
 
 /// Registers 2,000 accounts through the topics and compares the step-up levels the service chose
 /// with the contract's table (§6).

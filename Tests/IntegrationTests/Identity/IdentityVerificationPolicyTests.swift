@@ -3,8 +3,8 @@ import Foundation
 import Messaging
 import Platform
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Tier expiry and review service levels with a shortened policy, on a private identity instance.
 @Suite(.enabled(if: TestStack.enabled))

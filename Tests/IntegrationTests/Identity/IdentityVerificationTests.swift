@@ -3,8 +3,8 @@ import Foundation
 import Messaging
 import Platform
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// `verification.submit` and `review.decide` through `identity.commands`, read back from the
 /// replies, `identity.events` and, for the audit and the ops views, the identity schema.

@@ -3,8 +3,8 @@ import Foundation
 import Messaging
 import Platform
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.enabled(if: TestStack.enabled))
 struct EnterpriseTests {
@@ -19,7 +19,7 @@ struct EnterpriseTests {
     )
         async throws -> IdentityClient.Answer
     {
-        try await TestStack.retrying(while: { $0.code == "UNAUTHENTICATED" }) {
+        try await TestStack.retrying {
             try await permissions.send(type, data, session: session, operatorToken: operatorToken)
         }
     }

@@ -1,8 +1,8 @@
 import Contract
 import Foundation
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// Time-driven entitlement rules on a private permissions instance whose clock the test moves.
 @Suite(.enabled(if: TestStack.enabled))

@@ -2,8 +2,8 @@ import Contract
 import Foundation
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Entitlements through `permissions.commands`, with identity's events published as identity would.
 @Suite(.enabled(if: TestStack.enabled))

@@ -2,8 +2,8 @@ import Contract
 import Foundation
 import Messaging
 import Platform
-import Testing
 import TestSupport
+import Testing
 
 /// Every command that acts on an account is refused without that account's session
 /// (`UNAUTHENTICATED`) and with another account's (`FORBIDDEN`); operator and enterprise-admin
@@ -30,7 +30,7 @@ struct AuthorizationReliabilityTests {
         _ topic: String, _ type: String, _ data: [String: JSONValue], session: String? = nil,
         operatorToken: String? = nil, settle: Bool = false
     ) async throws -> IdentityClient.Answer {
-        try await TestStack.retrying(while: { settle && $0.code == "UNAUTHENTICATED" }) {
+        try await TestStack.retrying(while: settle ? ["UNAUTHENTICATED"] : []) {
             IdentityClient.Answer(
                 event: try await identity.client.request(
                     RegistrarClient.command(

@@ -2,8 +2,8 @@ import Contract
 import Foundation
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Counters checked and counted atomically: parallel attempts never get past a limit (issue 8,
 /// security: concurrency; RELIABILITY-NOTES R18).

@@ -1,8 +1,8 @@
 import Contract
 import Foundation
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// Crashes, crash points and database restarts under a mixed workload of ≥ 100 commands/s, each
 /// judged by the oracle of `ChaosHarness` (issue 8): nothing lost, nothing done twice, no reply

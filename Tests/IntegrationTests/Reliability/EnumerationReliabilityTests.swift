@@ -1,8 +1,8 @@
 import Contract
 import Foundation
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// Known and unknown phones get the same code and reply shape (issue 8, security: enumeration;
 /// RELIABILITY-NOTES R20), and the median command → reply times are reported side by side.

@@ -3,8 +3,8 @@ import Foundation
 import Messaging
 import Platform
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// SQL metacharacters, hostile Unicode and long strings in every string field of every command:
 /// nothing breaks, the database is intact, stored values come back verbatim, and values the

@@ -2,8 +2,8 @@ import Contract
 import Foundation
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Redelivery on a large scale (issue 8, RELIABILITY-NOTES R10/R11): a command topic replayed from
 /// offset 0, and events published again (same id) at new offsets, change nothing, because the

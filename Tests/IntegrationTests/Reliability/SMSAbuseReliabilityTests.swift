@@ -2,8 +2,8 @@ import Contract
 import Foundation
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// SMS cost abuse: per-phone, per-device, per-IP and global send limits hold under parallel bursts
 /// (issue 8, security: SMS cost abuse; RELIABILITY-NOTES R19). Each burst spreads over every

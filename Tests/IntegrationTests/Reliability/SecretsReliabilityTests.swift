@@ -2,8 +2,8 @@ import Contract
 import Foundation
 import Messaging
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// A full account life — registration, ID and bank-card verification, login, deregistration with
 /// a revoke code — then the database dump, the service logs and every topic of the run are scanned

@@ -3,8 +3,9 @@ import Foundation
 import Kafka
 import Platform
 import Postgres
-import Testing
 import TestSupport
+import Testing
+
 @testable import Messaging
 
 /// `MessageProcessor` on a batch, against the real broker and database: one transaction for the

@@ -2,8 +2,8 @@ import Contract
 import Foundation
 import Kafka
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// The built `registrar` binary against the running stack.
 @Suite(.enabled(if: TestStack.enabled))

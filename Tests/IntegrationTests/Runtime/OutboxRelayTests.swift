@@ -2,8 +2,9 @@ import Contract
 import Foundation
 import Kafka
 import Postgres
-import Testing
 import TestSupport
+import Testing
+
 @testable import Messaging
 
 @Suite(.enabled(if: TestStack.enabled))

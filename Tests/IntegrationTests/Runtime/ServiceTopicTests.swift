@@ -4,8 +4,8 @@ import Kafka
 import Messaging
 import Platform
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Drives the running services through their topics, exactly as a client would.
 @Suite(.enabled(if: TestStack.enabled))

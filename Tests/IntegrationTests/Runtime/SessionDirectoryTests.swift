@@ -4,8 +4,8 @@ import Foundation
 import Messaging
 import Platform
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// The other services learn of identity's sessions only from its events.
 @Suite(.enabled(if: TestStack.enabled))
