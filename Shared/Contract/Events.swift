@@ -76,13 +76,13 @@ public struct AccountDeregistered: Codable, Sendable {
     /// consumers do not recompute it from their own receipt time). Likewise always set by
     /// deregistration.
     public var phoneBlockedUntil: String
-    /// When the kept enterprise contacts and memberships are deleted.
-    public var contactsRetainedUntil: String?
+    /// When the kept enterprise contacts and memberships are deleted (permissions purges them then).
+    public var contactsRetainedUntil: String
 
     /// Creates the payload.
     public init(
         accountId: String, requestId: String, deregisteredAt: String, phoneBlockedUntil: String,
-        contactsRetainedUntil: String?
+        contactsRetainedUntil: String
     ) {
         self.accountId = accountId
         self.requestId = requestId

@@ -177,7 +177,8 @@ public struct IdentityClient: Sendable {
     }
 
     /// Publishes a deregistration lifecycle event about `accountId` as the deregistration service
-    /// would; `account.deregistered` carries the phone's block end (default: 31 days from now).
+    /// would; `account.deregistered` carries the phone's block end (default: 31 days from now) and the
+    /// contacts' retention end (30 days).
     public func publishLifecycle(_ type: String, accountId: String, phoneBlockedUntil: Date? = nil) async throws {
         var data: [String: JSONValue] = ["accountId": .string(accountId)]
         if type == EventType.accountDeregistered.rawValue {
@@ -186,6 +187,7 @@ public struct IdentityClient: Sendable {
             data["deregisteredAt"] = .string(CloudEvent.timestamp(now))
             data["phoneBlockedUntil"] = .string(
                 CloudEvent.timestamp(phoneBlockedUntil ?? now.addingTimeInterval(31 * 86_400)))
+            data["contactsRetainedUntil"] = .string(CloudEvent.timestamp(now.addingTimeInterval(30 * 86_400)))
         }
         let event = CloudEvent(
             source: "/registrar/deregistration", type: type, time: Date(), subject: accountId, data: .object(data))

@@ -113,13 +113,17 @@ enum AccountEvents {
                 "UPDATE accounts SET frozen = false WHERE account_id = \(event.data.accountId)::uuid"
             }
         }
-        router.event(.accountDeregistered, on: deregistration, AccountRef.self) { session, event, effects in
+        router.event(.accountDeregistered, on: deregistration, AccountDeregistered.self) { session, event, effects in
+            // How long memberships are kept is deregistration's decision, published with the event.
+            guard let purgeContactsAt = Date(rfc3339: event.data.contactsRetainedUntil) else {
+                throw MalformedMessage.invalid(field: "data.contactsRetainedUntil")
+            }
             try update(session, event.data.accountId, event, &effects, permissions) {
                 "UPDATE accounts SET frozen = true WHERE account_id = \(event.data.accountId)::uuid"
             }
             try Retention.deregistered(
-                session, event.data.accountId, now: event.receivedAt, policy: policy, hashKey: hashKey,
-                effects: &effects)
+                session, event.data.accountId, now: event.receivedAt, purgeContactsAt: purgeContactsAt,
+                hashKey: hashKey, effects: &effects)
         }
     }
 

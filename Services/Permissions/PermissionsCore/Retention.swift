@@ -6,18 +6,18 @@ import Postgres
 
 /// What permissions keeps after an account is deregistered: nothing personal (active days, quota
 /// use), the account's financial records archived under a pseudonym for good, and its enterprise
-/// memberships for `deregistration.contactRetention`, then nothing. Each step is confirmed to the
+/// memberships until `contactsRetainedUntil` of `account.deregistered`, then nothing. Each step is confirmed to the
 /// deregistration service with `purge.completed`.
 enum Retention {
     static func deregistered(
-        _ session: borrowing PostgresSession, _ accountID: String, now: Date, policy: Policy, hashKey: [UInt8],
-        effects: inout MessageEffects
+        _ session: borrowing PostgresSession, _ accountID: String, now: Date, purgeContactsAt: Date,
+        hashKey: [UInt8], effects: inout MessageEffects
     ) throws {
         let pseudonym = Sodium.hmacSHA256(key: hashKey, message: Array("account:\(accountID)".utf8)).hexString
         let moved = try session.query(
             """
             UPDATE accounts SET deregistered = true,
-                purge_contacts_at = \(now.addingTimeInterval(policy.deregistration.contactRetention.timeInterval))
+                purge_contacts_at = \(purgeContactsAt)
             WHERE account_id = \(accountID)::uuid AND NOT deregistered
             """)
         guard moved.affectedRows == 1 else { return }
@@ -34,7 +34,7 @@ enum Retention {
         for category in ["personal", "financial"] {
             try effects.emit(
                 .purgeCompleted, subject: accountID,
-                data: ["accountId": accountID, "service": "permissions", "category": category])
+                data: PurgeCompleted(accountId: accountID, service: "permissions", category: category))
         }
     }
 
