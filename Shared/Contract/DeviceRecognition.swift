@@ -35,6 +35,14 @@ public enum DeviceRecognition {
         }
     }
 
+    /// Whether a presented fingerprint can be recognised at all: at least `minAttributes` attributes
+    /// with a non-empty value and none longer than `maxValueLength` (policy `devices.*`); otherwise
+    /// the command is `MALFORMED` naming the fingerprint.
+    public static func isUsable(_ fingerprint: [String: String], minAttributes: Int, maxValueLength: Int) -> Bool {
+        fingerprint.values.count(where: { !$0.isEmpty }) >= minAttributes
+            && fingerprint.values.allSatisfy { $0.count <= maxValueLength }
+    }
+
     /// Fingerprint similarity of `presented` to `stored`.
     public static func similarity(presented: [String: String], stored: [String: String]) -> Double {
         Candidate(id: "", presented: presented, stored: stored).similarity

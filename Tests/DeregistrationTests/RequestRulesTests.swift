@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Platform
 import Testing
@@ -24,18 +25,24 @@ import Testing
 
     // MARK: fingerprint
 
+    func usable(_ fingerprint: [String: String], policy: Policy) -> Bool {
+        DeviceRecognition.isUsable(
+            fingerprint, minAttributes: policy.devices.minFingerprintAttributes,
+            maxValueLength: policy.devices.maxFingerprintValueLength)
+    }
+
     @Test func aFingerprintNeedsEnoughNonEmptyValues() {
         let least = policy.devices.minFingerprintAttributes
-        #expect(RequestRules.isUsableFingerprint(fingerprint(least), policy: policy))
-        #expect(!RequestRules.isUsableFingerprint(fingerprint(least - 1, empty: 5), policy: policy))
-        #expect(!RequestRules.isUsableFingerprint([:], policy: policy))
+        #expect(usable(fingerprint(least), policy: policy))
+        #expect(!usable(fingerprint(least - 1, empty: 5), policy: policy))
+        #expect(!usable([:], policy: policy))
     }
 
     @Test func aFingerprintValueMayBeAsLongAsThePolicyAllows() {
         let least = policy.devices.minFingerprintAttributes
         let longest = policy.devices.maxFingerprintValueLength
-        #expect(RequestRules.isUsableFingerprint(fingerprint(least, longest: longest), policy: policy))
-        #expect(!RequestRules.isUsableFingerprint(fingerprint(least, longest: longest + 1), policy: policy))
+        #expect(usable(fingerprint(least, longest: longest), policy: policy))
+        #expect(!usable(fingerprint(least, longest: longest + 1), policy: policy))
     }
 
     // MARK: the account

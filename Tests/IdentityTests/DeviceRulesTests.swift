@@ -173,10 +173,10 @@ import Testing
 
     @Test func fingerprintsNeedEnoughNonEmptyAttributes() {
         let devices = Policy().devices
-        #expect(DeviceRules.validateFingerprint(fingerprint(20), policy: devices))
-        #expect(!DeviceRules.validateFingerprint(fingerprint(19), policy: devices))
+        #expect(DeviceRules.isUsable(fingerprint(20), policy: devices))
+        #expect(!DeviceRules.isUsable(fingerprint(19), policy: devices))
         var withBlank = fingerprint(20)
         withBlank["attr3"] = ""
-        #expect(!DeviceRules.validateFingerprint(withBlank, policy: devices))
+        #expect(!DeviceRules.isUsable(withBlank, policy: devices))
     }
 }

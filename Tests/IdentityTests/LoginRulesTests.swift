@@ -88,3 +88,56 @@ import Testing
                 == LoginCounters(failures: 0, windowStart: nil, lockouts: 2, lockedUntil: now))
     }
 }
+
+@Suite struct LoginDeviceStepTests {
+    let policy = Policy().devices
+
+    func print(_ tag: String, count: Int = 20, overrides: [String: String] = [:]) -> [String: String] {
+        var print: [String: String] = [:]
+        for i in 0..<count { print["attr\(i)"] = "\(tag)-\(i)" }
+        return print.merging(overrides) { $1 }
+    }
+
+    @Test func aLockComesBeforeAFreeze() {
+        #expect(LoginRules.standing(locked: true, status: "frozen") == .locked)
+        #expect(LoginRules.standing(locked: false, status: "frozen") == .frozen)
+        #expect(LoginRules.standing(locked: false, status: "active") == .active)
+    }
+
+    @Test func aRecognisedBoundDeviceSignsIn() {
+        let phone = print("a")
+        let step = LoginRules.deviceStep(
+            presented: phone, bound: [("d1", print("b")), ("d2", phone)], hasSecurityQuestions: false,
+            policy: policy)
+        #expect(step == .signIn(deviceID: "d2"))
+    }
+
+    @Test func aNewDeviceIsChallengedWithTheQuestionsWhenTheAccountHasThem() {
+        let bound = [("d1", print("b"))]
+        #expect(
+            LoginRules.deviceStep(presented: print("n"), bound: bound, hasSecurityQuestions: false, policy: policy)
+                == .verify(methods: ["original_device_scan"], mismatch: nil))
+        #expect(
+            LoginRules.deviceStep(presented: print("n"), bound: bound, hasSecurityQuestions: true, policy: policy)
+                == .verify(methods: ["original_device_scan", "security_questions"], mismatch: nil))
+    }
+
+    @Test func aBoundDevicesHardwareWithAChangedFingerprintIsAMismatch() {
+        let bound = [("d1", print("b", overrides: ["imeiHash": "imei-1"]))]
+        let changed = print("n", overrides: ["imeiHash": "imei-1"])
+        #expect(
+            LoginRules.deviceStep(presented: changed, bound: bound, hasSecurityQuestions: false, policy: policy)
+                == .verify(methods: ["original_device_scan"], mismatch: "d1"))
+    }
+
+    @Test func aFullAccountRefusesANewDevice() {
+        let bound = (0..<policy.maxDevicesPerAccount).map { ("d\($0)", print("b\($0)")) }
+        #expect(
+            LoginRules.deviceStep(presented: print("n"), bound: bound, hasSecurityQuestions: true, policy: policy)
+                == .deviceLimit(mismatch: nil))
+        #expect(
+            LoginRules.deviceStep(
+                presented: print("n"), bound: Array(bound.dropLast()), hasSecurityQuestions: false, policy: policy)
+                == .verify(methods: ["original_device_scan"], mismatch: nil))
+    }
+}

@@ -60,7 +60,11 @@ enum RequestHandlers {
         guard caller.accountId == data.accountId else {
             return .rejected(.forbidden, "a session can deregister only its own account")
         }
-        guard RequestRules.isUsableFingerprint(data.deviceFingerprint, policy: policy) else {
+        guard
+            DeviceRecognition.isUsable(
+                data.deviceFingerprint, minAttributes: policy.devices.minFingerprintAttributes,
+                maxValueLength: policy.devices.maxFingerprintValueLength)
+        else {
             throw MalformedMessage.invalid(field: "data.deviceFingerprint")
         }
         guard let standing = try DeregistrationStore.standing(session, data.accountId) else {

@@ -102,7 +102,7 @@ enum LoginHandlers {
         let now = command.receivedAt
         let policy = context.policy
         let invalid = Reply.rejected(.invalidCredentials, "wrong phone number or password")
-        guard DeviceRules.validateFingerprint(data.device.fingerprint, policy: policy.devices) else {
+        guard DeviceRules.isUsable(data.device.fingerprint, policy: policy.devices) else {
             throw MalformedMessage.invalid(field: "data.device.fingerprint")
         }
         guard let phone = PhoneNumber.parse(data.phone),
@@ -139,46 +139,39 @@ enum LoginHandlers {
             }
         }
         try LoginStore.saveCounters(session, accountID: accountID, LoginRules.afterSuccess(account.counters))
-        if account.locked {
-            return .rejected(.accountLocked, "the account is locked; contact support")
-        }
-        if account.status == "frozen" {
-            return .rejected(.accountFrozen, "the account is frozen for deregistration")
+        switch LoginRules.standing(locked: account.locked, status: account.status) {
+        case .locked: return .rejected(.accountLocked, "the account is locked; contact support")
+        case .frozen: return .rejected(.accountFrozen, "the account is frozen for deregistration")
+        case .active: break
         }
         let devices = try IdentityStore.boundDevices(session, accountID: accountID)
-        let threshold = policy.devices.similarityThreshold
-        let known = DeviceRecognition.bestMatch(
-            devices.map {
-                DeviceRecognition.Candidate(id: $0.id, presented: data.device.fingerprint, stored: $0.fingerprint)
-            },
-            threshold: threshold)
-        if let device = known {
+        let step = LoginRules.deviceStep(
+            presented: data.device.fingerprint, bound: devices.map { ($0.id, $0.fingerprint) },
+            hasSecurityQuestions: account.hasSecurityQuestions, policy: policy.devices)
+        let platform = data.device.platform.rawValue
+        switch step {
+        case .signIn(let deviceID):
             let token = try IdentityStore.createSession(
-                session, accountID: accountID, deviceID: device.id, platform: data.device.platform, now: now,
+                session, accountID: accountID, deviceID: deviceID, platform: data.device.platform, now: now,
                 validity: policy.login.sessionValidity.timeInterval, effects: &effects)
             try effects.emit(
                 .loginSucceeded, subject: accountID,
-                data: DeviceEvent(accountId: accountID, deviceId: device.id, platform: data.device.platform.rawValue))
-            return try .ok(AccountResult(accountId: accountID, sessionToken: token, deviceId: device.id))
+                data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: platform))
+            return try .ok(AccountResult(accountId: accountID, sessionToken: token, deviceId: deviceID))
+        case .deviceLimit(let mismatch), .verify(_, let mismatch):
+            if let mismatch {
+                try effects.emit(
+                    .deviceFingerprintMismatch, subject: accountID,
+                    data: DeviceEvent(accountId: accountID, deviceId: mismatch, platform: platform))
+            }
         }
-        // A bound device's hardware identity with a changed fingerprint: hardware changed.
-        let identity = DeviceRules.hardwareIdentity(data.device.fingerprint)
-        if !identity.isEmpty,
-            let changed = devices.first(where: { device in
-                identity.contains { device.fingerprint[$0.key] == $0.value }
-            })
-        {
-            try effects.emit(
-                .deviceFingerprintMismatch, subject: accountID,
-                data: DeviceEvent(accountId: accountID, deviceId: changed.id, platform: data.device.platform.rawValue))
-        }
-        if devices.count >= policy.devices.maxDevicesPerAccount {
+        guard case .verify(let methods, _) = step else {
             return .rejected(.deviceLimit, "the account already has the most devices allowed; unbind one first")
         }
         let printID =
-            try DevicePrints.recognise(session, fingerprint: data.device.fingerprint, threshold: threshold)?.id
+            try DevicePrints.recognise(
+                session, fingerprint: data.device.fingerprint, threshold: policy.devices.similarityThreshold)?.id
             ?? DevicePrints.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
-        let methods = ["original_device_scan"] + (account.hasSecurityQuestions ? ["security_questions"] : [])
         let challengeID = IdentityStore.newID()
         try LoginStore.openChallenge(
             session, id: challengeID, accountID: accountID, printID: printID, device: data.device, methods: methods,

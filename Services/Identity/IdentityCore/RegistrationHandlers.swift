@@ -135,7 +135,7 @@ enum RegistrationHandlers {
         let data = command.data
         let now = command.receivedAt
         let policy = context.policy
-        guard DeviceRules.validateFingerprint(data.device.fingerprint, policy: policy.devices) else {
+        guard DeviceRules.isUsable(data.device.fingerprint, policy: policy.devices) else {
             throw MalformedMessage.invalid(field: "data.device.fingerprint")
         }
         guard data.ip.address.count <= policy.registration.maxIPAddressLength else {

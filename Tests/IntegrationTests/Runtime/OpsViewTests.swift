@@ -31,7 +31,7 @@ struct OpsViewTests {
         let environment = ProcessInfo.processInfo.environment
         guard let url = environment["REGISTRAR_DATABASE_URL"] else { return }
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-            "../../deploy/dashboards"
+            "../../../deploy/dashboards"
         )
         .standardized
         for file in try FileManager.default.contentsOfDirectory(atPath: folder.path) where file.hasSuffix(".sql") {
@@ -71,7 +71,7 @@ struct OpsViewTests {
     /// Runs a dashboard script with psql against `url`; returns its output.
     static func dashboard(_ file: String, url: String) throws -> (status: Int32, output: String) {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-            "../../deploy/dashboards"
+            "../../../deploy/dashboards"
         ).standardized
         let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("dashboard-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)

@@ -25,13 +25,6 @@ public enum DeviceDecision: Sendable, Equatable {
 /// They come in two steps because the device is recognised (and a new one recorded) only once the
 /// account itself may deregister: a refused account leaves no device behind.
 public enum RequestRules {
-    /// Whether `fingerprint` is usable: at least `devices.minFingerprintAttributes` non-empty values
-    /// and none longer than `devices.maxFingerprintValueLength`; otherwise the command is `MALFORMED`.
-    public static func isUsableFingerprint(_ fingerprint: [String: String], policy: Policy) -> Bool {
-        fingerprint.values.count { !$0.isEmpty } >= policy.devices.minFingerprintAttributes
-            && fingerprint.values.allSatisfy { $0.count <= policy.devices.maxFingerprintValueLength }
-    }
-
     /// The account's own refusal, if any: an open cool-down first (a second request changes
     /// nothing), then the enterprises it administers (`adminOf`, in reply order).
     public static func accountRefusal(openCooldownEndsAt: Date?, adminOf: [String]) -> AccountRefusal? {

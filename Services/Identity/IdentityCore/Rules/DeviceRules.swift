@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Platform
 
@@ -56,11 +57,11 @@ public enum DeviceRules {
     /// The fingerprint attributes that identify the hardware itself.
     public static let hardwareIdentityKeys: Set<String> = ["imeiHash", "serialHash"]
 
-    /// Whether `fingerprint` has at least `policy.minFingerprintAttributes` attributes with a non-empty
-    /// value, and none longer than `policy.maxFingerprintValueLength`.
-    public static func validateFingerprint(_ fingerprint: [String: String], policy: Policy.Devices) -> Bool {
-        fingerprint.count(where: { _, value in !value.isEmpty }) >= policy.minFingerprintAttributes
-            && fingerprint.values.allSatisfy { $0.count <= policy.maxFingerprintValueLength }
+    /// Whether `fingerprint` is usable under the policy (`DeviceRecognition.isUsable`).
+    public static func isUsable(_ fingerprint: [String: String], policy: Policy.Devices) -> Bool {
+        DeviceRecognition.isUsable(
+            fingerprint, minAttributes: policy.minFingerprintAttributes,
+            maxValueLength: policy.maxFingerprintValueLength)
     }
 
     /// Whether dotted version `version` is at least `minimum` (`"17.2"` ≥ 11, `"7.1.2"` ≥ 7, `"10"` ≥ 9).

@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Platform
 
@@ -69,5 +70,60 @@ public enum LoginRules {
     /// `maxLockout`.
     public static func lockoutDuration(number: Int, policy: Policy.Login) -> TimeInterval {
         min(policy.baseLockout.timeInterval * pow(2, Double(max(0, number - 1))), policy.maxLockout.timeInterval)
+    }
+}
+
+/// A correct password's account, as the sign-in rule sees it.
+public enum LoginStanding: Sendable, Equatable {
+    /// Locked by three wrong security answers: `ACCOUNT_LOCKED` (support unlocks).
+    case locked
+    /// Frozen for deregistration: `ACCOUNT_FROZEN`.
+    case frozen
+    /// May sign in.
+    case active
+}
+
+/// What a login with the right password does with the presenting device (§4 `login`).
+public enum LoginDeviceStep: Sendable, Equatable {
+    /// A bound device recognised at the threshold: a session on it (`login.succeeded`).
+    case signIn(deviceID: String)
+    /// A new device (or a bound one whose hardware changed): `DEVICE_VERIFICATION_REQUIRED` with
+    /// these methods, after `device.fingerprint_mismatch` for `mismatch` when set.
+    case verify(methods: [String], mismatch: String?)
+    /// A new device while the account has `devices.maxDevicesPerAccount` bound: `DEVICE_LIMIT`
+    /// (after `device.fingerprint_mismatch` for `mismatch` when set).
+    case deviceLimit(mismatch: String?)
+}
+
+extension LoginRules {
+    /// The account's standing for a correct password: a lock first, then a freeze.
+    public static func standing(locked: Bool, status: String) -> LoginStanding {
+        if locked { return .locked }
+        return status == "frozen" ? .frozen : .active
+    }
+
+    /// The device step of a login with the right password: the bound device recognised at
+    /// `devices.similarityThreshold` signs in; otherwise a bound device sharing the presented
+    /// fingerprint's hardware identity (`imeiHash`, `serialHash`) is a hardware change
+    /// (`mismatch`); a full account refuses the new device, else it is challenged with the original
+    /// device's scan, plus the security questions when the account has them.
+    public static func deviceStep(
+        presented: [String: String], bound: [(id: String, fingerprint: [String: String])],
+        hasSecurityQuestions: Bool, policy: Policy.Devices
+    ) -> LoginDeviceStep {
+        let candidates = bound.map {
+            DeviceRecognition.Candidate(id: $0.id, presented: presented, stored: $0.fingerprint)
+        }
+        if let known = DeviceRecognition.bestMatch(candidates, threshold: policy.similarityThreshold) {
+            return .signIn(deviceID: known.id)
+        }
+        let identity = DeviceRules.hardwareIdentity(presented)
+        let mismatch =
+            identity.isEmpty
+            ? nil : bound.first(where: { device in identity.contains { device.fingerprint[$0.key] == $0.value } })?.id
+        if bound.count >= policy.maxDevicesPerAccount { return .deviceLimit(mismatch: mismatch) }
+        return .verify(
+            methods: ["original_device_scan"] + (hasSecurityQuestions ? ["security_questions"] : []),
+            mismatch: mismatch)
     }
 }
