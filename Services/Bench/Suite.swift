@@ -17,6 +17,19 @@ struct Suite {
 
     /// Messages per transaction of the command loops of `schemas` between `from` and `to`: inbox
     /// rows ÷ distinct `received_at` (its default is `now()`, the start of the batch's transaction).
+    /// Statements PostgreSQL ran since the last reset (`pg_stat_statements`, loaded in the bench
+    /// cluster by `scripts/bench`); `nil` where the extension is not there. `reset` starts a count.
+    func statementCount(_ db: PostgresConnection, reset: Bool = false) async -> Int? {
+        try? await db.run { session in
+            if reset {
+                try session.query("SELECT public.pg_stat_statements_reset()")
+                return 0
+            }
+            return try session.query("SELECT coalesce(sum(calls), 0)::bigint AS n FROM public.pg_stat_statements")
+                .first?.decode("n", as: Int.self)
+        }
+    }
+
     func meanBatch(_ db: PostgresConnection, schemas: [String], from: Date, to: Date) async -> Double? {
         let counts = try? await db.run { session in
             try session.query(
@@ -48,7 +61,9 @@ struct Suite {
 
         say("hash limit: Argon2id m=\(policy.password.argon2MemoryKiB) KiB t=\(policy.password.argon2Iterations)")
         let hash = hashLimit(seconds: quick ? 1 : 6, policy: policy)
-        report["hash"] = ["hashes_per_s": hash.rate, "threads": hash.threads]
+        report["hash"] = [
+            "hashes_per_s": hash.rate, "threads": hash.threads, "cpu_us_per_hash": hash.cpuMicrosecondsPerHash,
+        ]
         say(String(format: "hash limit: %.1f hashes/s on %d threads", hash.rate, hash.threads))
 
         // Kafka limit: the echo through the same broker and client settings.
@@ -85,6 +100,8 @@ struct Suite {
             seeded[name] = seconds(ContinuousClock.now - start)
             say(String(format: "seed %@: %.1fs", name, seeded[name]!))
         }
+        // Statement counts, where scripts/bench loaded pg_stat_statements (no error elsewhere).
+        _ = try? await seedDB.run { try $0.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public") }
         try await timed("permissions 10k") { try await Seed.permissions(seedDB, 1...counts.check) }
         try await timed("permissions quota 2k") {
             try await Seed.permissions(seedDB, 1...counts.quota, quota: true)
@@ -139,8 +156,14 @@ struct Suite {
                 await load.settle()
                 _ = await load.saturate(concurrency: concurrency, duration: warmup, operation: operation)
                 let from = Date()
+                let counting = await statementCount(seedDB, reset: true) != nil
                 let sat = await load.saturate(concurrency: concurrency, duration: phase, operation: operation)
+                let statements = counting ? await statementCount(seedDB) : nil
                 var entry: [String: Any] = ["name": name, "service": service, "saturation": sat.json]
+                if let statements, sat.completed > 0 {
+                    // Every statement of the phase (handlers, runtime, relay, sweeps) per command.
+                    entry["statements_per_command"] = Double(statements) / Double(sat.completed)
+                }
                 let schemas = service == "all" ? RegistrarService.allCases.map(\.schema) : [service]
                 if let mean = await meanBatch(seedDB, schemas: schemas, from: from, to: Date()) {
                     entry["batch_mean"] = mean

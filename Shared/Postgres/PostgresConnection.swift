@@ -12,15 +12,21 @@ public struct PostgresConfiguration: Sendable {
     public var applicationName: String
     /// Connections in a pool. Default: 4.
     public var poolSize: Int
+    /// Statements each connection keeps prepared (its statement cache); past it a statement runs
+    /// unnamed. The services' statement texts are a fixed set of literals, well under it.
+    /// Default: 512.
+    public var statementCacheSize: Int
 
     /// Creates a configuration.
     public init(
-        url: String, searchPath: [String] = ["public"], applicationName: String = "registrar", poolSize: Int = 4
+        url: String, searchPath: [String] = ["public"], applicationName: String = "registrar", poolSize: Int = 4,
+        statementCacheSize: Int = 512
     ) {
         self.url = url
         self.searchPath = searchPath
         self.applicationName = applicationName
         self.poolSize = poolSize
+        self.statementCacheSize = statementCacheSize
     }
 
     var options: String {
@@ -33,10 +39,11 @@ public struct PostgresConfiguration: Sendable {
 public struct PostgresSession: ~Copyable {
     let connection: PQConnection
 
-    /// Runs one parameterized statement.
+    /// Runs one parameterized statement: one written in the source (a literal with `$n`
+    /// parameters) as a prepared statement from the connection's cache, a `trusted:` one unnamed.
     @discardableResult
     public func query(_ query: PostgresQuery) throws(PostgresError) -> PostgresRows {
-        try connection.execute(query.sql, query.binds)
+        try connection.execute(query.sql, query.binds, cacheable: query.isLiteral)
     }
 
     /// Runs a trusted multi-statement script (migration files only).
@@ -110,7 +117,8 @@ public final class PostgresConnection: @unchecked Sendable {
         if connection?.isBroken ?? true {
             connection = nil
             connection = try PQConnection(
-                url: configuration.url, options: configuration.options, applicationName: configuration.applicationName)
+                url: configuration.url, options: configuration.options, applicationName: configuration.applicationName,
+                statementCacheSize: configuration.statementCacheSize)
         }
         let session = PostgresSession(connection: connection!)
         do {

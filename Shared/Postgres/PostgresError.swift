@@ -47,10 +47,15 @@ public struct PostgresError: Error, CustomStringConvertible, CustomDebugStringCo
     /// True for serialization failures and deadlocks: the whole transaction may be run again.
     public var isSerializationFailure: Bool { sqlState == "40001" || sqlState == "40P01" }
 
+    /// True for a cached prepared statement that ran before and is now gone (`26000`, after
+    /// `DEALLOCATE`) or whose plan no longer fits its tables (`0A000` "cached plan must not change
+    /// result type", after DDL): the connection prepares it again on its next use.
+    public var isStalePreparedStatement = false
+
     /// True when the same work may succeed later: serialization failures, deadlocks, lost or
-    /// refused connections, and a server shutting down or starting up.
+    /// refused connections, a server shutting down or starting up, and a stale prepared statement.
     public var isRetriable: Bool {
-        if code == .connection || isSerializationFailure { return true }
+        if code == .connection || isSerializationFailure || isStalePreparedStatement { return true }
         guard let state = sqlState else { return false }
         return state.hasPrefix("08") || state == "57P01" || state == "57P02" || state == "57P03"
     }

@@ -9,11 +9,15 @@ public struct PostgresQuery: ExpressibleByStringInterpolation, Sendable, CustomS
     public private(set) var sql: String
     /// Parameter values in text format (`nil` = SQL NULL).
     public private(set) var binds: [String?]
+    /// True when the text is written in the source (a literal, with interpolated parameters): one of
+    /// a fixed set, so it is kept as a prepared statement. `trusted:` text is not.
+    public private(set) var isLiteral: Bool
 
     /// A statement without parameters.
     public init(stringLiteral value: String) {
         sql = value
         binds = []
+        isLiteral = true
     }
 
     /// SQL text the program composed itself at run time (a generated database or schema name, a
@@ -23,12 +27,14 @@ public struct PostgresQuery: ExpressibleByStringInterpolation, Sendable, CustomS
     public init(trusted sql: String, binds: [String?] = []) {
         self.sql = sql
         self.binds = binds
+        isLiteral = false
     }
 
     /// A statement built by interpolation.
     public init(stringInterpolation: StringInterpolation) {
         sql = stringInterpolation.sql
         binds = stringInterpolation.binds
+        isLiteral = stringInterpolation.isLiteral
     }
 
     /// Logged form: the SQL only, never the values.
@@ -38,6 +44,7 @@ public struct PostgresQuery: ExpressibleByStringInterpolation, Sendable, CustomS
     public struct StringInterpolation: StringInterpolationProtocol {
         var sql = ""
         var binds: [String?] = []
+        var isLiteral = true
 
         /// Reserves space.
         public init(literalCapacity: Int, interpolationCount: Int) {
@@ -59,6 +66,7 @@ public struct PostgresQuery: ExpressibleByStringInterpolation, Sendable, CustomS
         public mutating func appendInterpolation(subquery: PostgresQuery) {
             sql += PostgresQuery.renumbered(subquery.sql, by: binds.count)
             binds += subquery.binds
+            isLiteral = isLiteral && subquery.isLiteral
         }
 
         /// An optional parameter (`nil` = NULL).

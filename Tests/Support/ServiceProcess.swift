@@ -164,15 +164,20 @@ public final class ServiceProcess: @unchecked Sendable {
         return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
     }
 
-    /// Moves the instance's time forward by `interval` at once: every service of the instance sees
-    /// it on its next reading of the clock (a command's receipt, a periodic task's tick).
-    public func advanceClock(by interval: Duration) throws {
-        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-        try MovableClock.advance(at: clockPath, by: seconds)
-    }
+    #if DEBUG
+        // The movable clock exists in debug builds only (the tests' build); a release build of the
+        // package (the bench's) has no use for these.
 
-    /// The instance's time now.
-    public var now: Date { MovableClock(path: clockPath).now() }
+        /// Moves the instance's time forward by `interval` at once: every service of the instance sees
+        /// it on its next reading of the clock (a command's receipt, a periodic task's tick).
+        public func advanceClock(by interval: Duration) throws {
+            let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+            try MovableClock.advance(at: clockPath, by: seconds)
+        }
+
+        /// The instance's time now.
+        public var now: Date { MovableClock(path: clockPath).now() }
+    #endif
 
     /// Stops the processes if running and drops the database.
     public func tearDown() async throws {

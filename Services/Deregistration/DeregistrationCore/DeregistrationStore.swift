@@ -60,19 +60,20 @@ enum DeregistrationStore {
 
     // MARK: requests
 
-    /// The account's standing; `nil` when the account is not known.
+    /// The account's standing (one statement); `nil` when the account is not known.
     static func standing(_ session: borrowing PostgresSession, _ accountID: String) throws -> AccountStanding? {
-        guard try session.query("SELECT 1 AS k FROM accounts WHERE account_id = \(accountID)::uuid").count == 1 else {
-            return nil
-        }
-        let open: Date? =
-            try session.query(
-                "SELECT cooldown_ends_at FROM requests WHERE account_id = \(accountID)::uuid AND state = 'cooling'"
-            ).first?.decode("cooldown_ends_at")
-        let adminOf: [String] = try session.query(
-            "SELECT enterprise_id FROM enterprise_admins WHERE account_id = \(accountID)::uuid ORDER BY enterprise_id"
-        ).map { try $0.decode("enterprise_id") }
-        return AccountStanding(openCooldownEndsAt: open, adminOf: adminOf)
+        guard
+            let row = try session.query(
+                """
+                SELECT (SELECT cooldown_ends_at FROM requests WHERE account_id = a.account_id AND state = 'cooling')
+                           AS open_ends_at,
+                       ARRAY(SELECT enterprise_id FROM enterprise_admins WHERE account_id = a.account_id
+                             ORDER BY enterprise_id) AS admin_of
+                FROM accounts a WHERE a.account_id = \(accountID)::uuid
+                """
+            ).first
+        else { return nil }
+        return AccountStanding(openCooldownEndsAt: try row.decode("open_ends_at"), adminOf: try row.decode("admin_of"))
     }
 
     /// The device that `fingerprint` is recognised as, recorded first when it is new, and locked
@@ -83,14 +84,19 @@ enum DeregistrationStore {
         let known = try DevicePrints.recognise(
             session, fingerprint: fingerprint, threshold: policy.devices.similarityThreshold)
         let id = try known?.id ?? DevicePrints.insertPrint(session, fingerprint: fingerprint, now: now)
+        // The lock first, in a statement of its own: what the next one reads is then read after every
+        // earlier request from the device has committed (a statement reads as of its own start).
         try session.query("SELECT pg_advisory_xact_lock(hashtextextended(\("print:" + id), 0))")
-        let locked =
-            try session.query(
-                "SELECT locked_at IS NOT NULL AS locked FROM device_prints WHERE id = \(id)::uuid FOR UPDATE"
-            ).first?.decode("locked", as: Bool.self) ?? false
-        // All of them: the device lock keeps them few, and the rules decide which are in the window.
-        let times: [Date] = try session.query("SELECT requested_at FROM requests WHERE print_id = \(id)::uuid")
-            .map { try $0.decode("requested_at") }
+        // The device's lock state and all its requests (the device lock keeps them few, and the rules
+        // decide which are in the window): one row per request, or one without a request.
+        let rows = try session.query(
+            """
+            SELECT p.locked_at IS NOT NULL AS locked, r.requested_at
+            FROM device_prints p LEFT JOIN requests r ON r.print_id = p.id
+            WHERE p.id = \(id)::uuid FOR UPDATE OF p
+            """)
+        let locked = try rows.first?.decode("locked", as: Bool.self) ?? false
+        let times: [Date] = try rows.compactMap { try $0.decode("requested_at", as: Date?.self) }
         return DeviceStanding(id: id, locked: locked, requestTimes: times)
     }
 

@@ -138,7 +138,10 @@ enum LoginHandlers {
                 return temporarilyLocked(retryAfterSeconds: retryAfter)
             }
         }
-        try LoginStore.saveCounters(session, accountID: accountID, LoginRules.afterSuccess(account.counters))
+        let cleared = LoginRules.afterSuccess(account.counters)
+        if cleared != account.counters {
+            try LoginStore.saveCounters(session, accountID: accountID, cleared)
+        }
         switch LoginRules.standing(locked: account.locked, status: account.status) {
         case .locked: return .rejected(.accountLocked, "the account is locked; contact support")
         case .frozen: return .rejected(.accountFrozen, "the account is frozen for deregistration")

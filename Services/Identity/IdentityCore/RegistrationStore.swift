@@ -21,26 +21,31 @@ struct NewRegistration {
 
 /// The SQL of registrations and of the facts their rules need.
 enum RegistrationStore {
-    /// What the admission rule of `registration.start` needs, read under the start's locks.
+    /// What the admission rule of `registration.start` needs, read under the start's locks in one
+    /// statement (a print not yet known holds no account).
     static func startFacts(
         _ session: borrowing PostgresSession, phone: String, printID: String?, ip: String, since: Date
     ) throws -> StartFacts {
-        let starts = try session.query(
+        let facts = try session.query(
             """
-            SELECT count(*) FILTER (WHERE phone = \(phone)) AS by_phone,
-                   count(*) FILTER (WHERE print_id = \(printID)::uuid) AS by_device,
-                   count(*) FILTER (WHERE ip_address = \(ip)) AS by_ip
-            FROM registrations
-            WHERE created_at > \(since) AND (phone = \(phone) OR print_id = \(printID)::uuid OR ip_address = \(ip))
+            SELECT (SELECT count(*) FROM accounts WHERE registered_on = \(printID)::uuid AND status <> 'deregistered')
+                       AS on_device,
+                   EXISTS (SELECT 1 FROM accounts WHERE phone = \(phone) AND status <> 'deregistered') AS held,
+                   (SELECT blocked_until FROM phone_blocks WHERE phone = \(phone)) AS blocked_until,
+                   s.by_phone, s.by_device, s.by_ip
+            FROM (
+                SELECT count(*) FILTER (WHERE phone = \(phone)) AS by_phone,
+                       count(*) FILTER (WHERE print_id = \(printID)::uuid) AS by_device,
+                       count(*) FILTER (WHERE ip_address = \(ip)) AS by_ip
+                FROM registrations
+                WHERE created_at > \(since) AND (phone = \(phone) OR print_id = \(printID)::uuid OR ip_address = \(ip))
+            ) AS s
             """
         ).first
         return StartFacts(
-            accountsOnDevice: try printID.map { try accountsOnPrint(session, printID: $0) } ?? 0,
-            phoneHeld: try accountStatus(session, phone: phone) != nil,
-            phoneBlockedUntil: try session.query("SELECT blocked_until FROM phone_blocks WHERE phone = \(phone)")
-                .first?.decode("blocked_until"),
-            startsByPhone: try starts?.decode("by_phone") ?? 0, startsByDevice: try starts?.decode("by_device") ?? 0,
-            startsByIP: try starts?.decode("by_ip") ?? 0)
+            accountsOnDevice: try facts?.decode("on_device") ?? 0, phoneHeld: try facts?.decode("held") ?? false,
+            phoneBlockedUntil: try facts?.decode("blocked_until"), startsByPhone: try facts?.decode("by_phone") ?? 0,
+            startsByDevice: try facts?.decode("by_device") ?? 0, startsByIP: try facts?.decode("by_ip") ?? 0)
     }
 
     /// Live (not deregistered) accounts registered on a print.

@@ -22,10 +22,9 @@ enum CheckHandler {
     static func check(_ session: borrowing PostgresSession, _ data: Check, now: Date, policy: Policy.Permissions) throws
         -> CheckResult
     {
-        guard let (state, timezone, _) = try PermissionsStore.account(session, data.accountId, policy: policy) else {
+        guard let (state, timezone, _, scope) = try PermissionsStore.accountInScope(session, data.accountId) else {
             return CheckResult(allowed: false, reason: "unknown_account", limits: [:])
         }
-        let scope = try PermissionsStore.scope(session, data.accountId)
         var decision = Entitlements.evaluate(
             data.action, context: data.context ?? CheckContext(), state: state, scope: scope, now: now, policy: policy)
         guard decision.allowed else {
@@ -38,9 +37,10 @@ enum CheckHandler {
                 return CheckResult(
                     allowed: false, reason: "quota", limits: decision.limits.merging(["remainingToday": 0]) { $1 })
             }
-            decision.limits["remainingToday"] = use.cap - used
+            decision.limits["remainingToday"] = use.cap - used  // Today is marked active with the quota.
+        } else {
+            try PermissionsStore.markActive(session, accountID: data.accountId, day: day)
         }
-        try PermissionsStore.markActive(session, accountID: data.accountId, day: day)
         return CheckResult(allowed: true, reason: "ok", limits: decision.limits)
     }
 }

@@ -66,6 +66,38 @@ public struct EnterpriseScope: Sendable, Equatable {
         self.momentsEnabled = momentsEnabled
         self.maxExternalContacts = maxExternalContacts
     }
+
+    /// What one enterprise sets for the account: its member override where it has one, else the
+    /// enterprise-wide (`"*"`) one; `nil` where neither says anything.
+    public struct Override: Sendable, Equatable {
+        /// The enterprise.
+        public var enterpriseId: String
+        /// Moments allowed or not.
+        public var momentsEnabled: Bool?
+        /// The external-contact cap.
+        public var maxExternalContacts: Int?
+
+        /// Creates an override.
+        public init(enterpriseId: String, momentsEnabled: Bool?, maxExternalContacts: Int?) {
+            self.enterpriseId = enterpriseId
+            self.momentsEnabled = momentsEnabled
+            self.maxExternalContacts = maxExternalContacts
+        }
+    }
+
+    /// The enterprise policy across every enterprise of the account: the strictest wins (any
+    /// enterprise disabling moments disables them; the smallest cap applies).
+    public static func merge(_ overrides: [Override]) -> EnterpriseScope {
+        var scope = EnterpriseScope()
+        for override in overrides {
+            scope.enterprises.insert(override.enterpriseId)
+            if override.momentsEnabled == false { scope.momentsEnabled = false }
+            if let cap = override.maxExternalContacts {
+                scope.maxExternalContacts = min(scope.maxExternalContacts ?? cap, cap)
+            }
+        }
+        return scope
+    }
 }
 
 /// A check's context (contract: `file.send {bytes}`, `payment.transfer {amountCNY}`, …).

@@ -6,20 +6,37 @@ import Postgres
 
 /// The permissions schema's SQL.
 enum PermissionsStore {
-    /// An account's state (locked for update), with its time zone; `nil` when unknown or deregistered.
+    /// An account's state (locked for update), with its time zone and grants; `nil` when unknown or
+    /// deregistered.
     static func account(_ session: borrowing PostgresSession, _ accountID: String, policy: Policy.Permissions) throws
         -> (state: AccountState, timezone: String, grants: [String])?
     {
-        guard UUID(uuidString: accountID) != nil,
-            let row = try session.query(
-                """
-                SELECT registered_at, timezone, tier, tier_expires_at, tier_expired, restricted, frozen, locked,
-                       successful_logins, last_mismatch_at, grants,
-                       (SELECT count(*) FROM active_days d WHERE d.account_id = a.account_id) AS active_days
-                FROM accounts a WHERE account_id = \(accountID)::uuid AND NOT deregistered FOR UPDATE
-                """
-            ).first
-        else { return nil }
+        try accountInScope(session, accountID).map { ($0.state, $0.timezone, $0.grants) }
+    }
+
+    /// An account's state (locked for update), time zone and grants, and its enterprises with the
+    /// overrides that apply to it, in one statement: one row per membership (or one without); `nil`
+    /// when the account is unknown or deregistered. The overrides are merged by `EnterpriseScope.merge`.
+    static func accountInScope(_ session: borrowing PostgresSession, _ accountID: String) throws
+        -> (state: AccountState, timezone: String, grants: [String], scope: EnterpriseScope)?
+    {
+        guard UUID(uuidString: accountID) != nil else { return nil }
+        let rows = try session.query(
+            """
+            SELECT a.registered_at, a.timezone, a.tier, a.tier_expires_at, a.tier_expired, a.restricted, a.frozen,
+                   a.locked, a.successful_logins, a.last_mismatch_at, a.grants,
+                   (SELECT count(*) FROM active_days d WHERE d.account_id = a.account_id) AS active_days,
+                   m.enterprise_id,
+                   COALESCE(own.moments_enabled, every.moments_enabled) AS moments_enabled,
+                   COALESCE(own.max_external_contacts, every.max_external_contacts) AS max_external_contacts
+            FROM accounts a
+            LEFT JOIN enterprise_members m ON m.account_id = a.account_id
+            LEFT JOIN enterprise_policies own ON own.enterprise_id = m.enterprise_id AND own.member = m.account_id::text
+            LEFT JOIN enterprise_policies every ON every.enterprise_id = m.enterprise_id AND every.member = '*'
+            WHERE a.account_id = \(accountID)::uuid AND NOT a.deregistered
+            FOR UPDATE OF a
+            """)
+        guard let row = rows.first else { return nil }
         let state = AccountState(
             registeredAt: try row.decode("registered_at"), tier: Tier(rawValue: try row.decode("tier")) ?? .none,
             tierExpiresAt: try row.decode("tier_expires_at"), tierExpired: try row.decode("tier_expired"),
@@ -27,45 +44,34 @@ enum PermissionsStore {
             locked: try row.decode("locked"),
             successfulLogins: try row.decode("successful_logins"), activeDays: try row.decode("active_days"),
             lastMismatchAt: try row.decode("last_mismatch_at"))
-        return (state, try row.decode("timezone"), try row.decode("grants"))
-    }
-
-    /// The account's enterprises and the overrides that apply to it (a member's own override wins
-    /// over the enterprise-wide one; across enterprises the strictest wins).
-    static func scope(_ session: borrowing PostgresSession, _ accountID: String) throws -> EnterpriseScope {
-        var scope = EnterpriseScope()
-        for row in try session.query(
-            """
-            SELECT m.enterprise_id,
-                   COALESCE(own.moments_enabled, every.moments_enabled) AS moments_enabled,
-                   COALESCE(own.max_external_contacts, every.max_external_contacts) AS max_external_contacts
-            FROM enterprise_members m
-            LEFT JOIN enterprise_policies own ON own.enterprise_id = m.enterprise_id AND own.member = m.account_id::text
-            LEFT JOIN enterprise_policies every ON every.enterprise_id = m.enterprise_id AND every.member = '*'
-            WHERE m.account_id = \(accountID)::uuid
-            """)
-        {
-            scope.enterprises.insert(try row.decode("enterprise_id"))
-            if try row.decode("moments_enabled", as: Bool?.self) == false { scope.momentsEnabled = false }
-            if let cap = try row.decode("max_external_contacts", as: Int?.self) {
-                scope.maxExternalContacts = min(scope.maxExternalContacts ?? cap, cap)
-            }
+        let overrides = try rows.compactMap { row -> EnterpriseScope.Override? in
+            guard let enterprise = try row.decode("enterprise_id", as: String?.self) else { return nil }
+            return EnterpriseScope.Override(
+                enterpriseId: enterprise, momentsEnabled: try row.decode("moments_enabled"),
+                maxExternalContacts: try row.decode("max_external_contacts"))
         }
-        return scope
+        return (state, try row.decode("timezone"), try row.decode("grants"), EnterpriseScope.merge(overrides))
     }
 
-    /// Takes `use.amount` from today's quota in one statement; the new total, or `nil` when it would
-    /// pass the cap (two concurrent checks can never both take the last unit).
+    /// Takes `use.amount` from today's quota and, when it could, records today as an active day, in
+    /// one statement; the new total, or `nil` when it would pass the cap (two concurrent checks can
+    /// never both take the last unit).
     static func takeQuota(_ session: borrowing PostgresSession, accountID: String, use: QuotaUse, day: Int64) throws
         -> Int64?
     {
         try session.query(
             """
-            INSERT INTO quota_usage (account_id, kind, day, used)
-            SELECT \(accountID)::uuid, \(use.kind), \(day), \(use.amount) WHERE \(use.amount) <= \(use.cap)
-            ON CONFLICT (account_id, kind, day) DO UPDATE SET used = quota_usage.used + EXCLUDED.used
-            WHERE quota_usage.used + EXCLUDED.used <= \(use.cap)
-            RETURNING used
+            WITH taken AS (
+                INSERT INTO quota_usage (account_id, kind, day, used)
+                SELECT \(accountID)::uuid, \(use.kind), \(day), \(use.amount) WHERE \(use.amount) <= \(use.cap)
+                ON CONFLICT (account_id, kind, day) DO UPDATE SET used = quota_usage.used + EXCLUDED.used
+                WHERE quota_usage.used + EXCLUDED.used <= \(use.cap)
+                RETURNING used
+            ), active AS (
+                INSERT INTO active_days (account_id, day) SELECT \(accountID)::uuid, \(day) FROM taken
+                ON CONFLICT DO NOTHING
+            )
+            SELECT used FROM taken
             """
         ).first?.decode("used")
     }
@@ -81,8 +87,7 @@ enum PermissionsStore {
         _ session: borrowing PostgresSession, _ accountID: String, now: Date, policy: Policy.Permissions,
         effects: inout MessageEffects
     ) throws {
-        guard let (state, _, before) = try account(session, accountID, policy: policy) else { return }
-        let scope = try scope(session, accountID)
+        guard let (state, _, before, scope) = try accountInScope(session, accountID) else { return }
         let after = Entitlements.grants(state, scope: scope, now: now, policy: policy)
         try session.query(
             """

@@ -4,9 +4,17 @@ import Glibc
 /// The one owner of a `PGconn`. Not thread-safe: `PostgresConnection` confines it to one queue.
 final class PQConnection {
     private let pointer: OpaquePointer
+    /// Statement text → the name it is prepared under on this connection and whether it has run
+    /// without error since (a new connection starts empty, so a reconnect re-prepares on first use).
+    private var prepared: [String: (name: String, proven: Bool)] = [:]
+    /// The most statements kept prepared; a statement beyond it runs unnamed.
+    private let statementCacheSize: Int
+    /// The last name handed out (names are never reused on a connection).
+    private var nextName = 0
 
     /// Connects with `PQconnectdbParams`; `url` is expanded as a connection URI, never concatenated.
-    init(url: String, options: String, applicationName: String) throws(PostgresError) {
+    init(url: String, options: String, applicationName: String, statementCacheSize: Int) throws(PostgresError) {
+        self.statementCacheSize = statementCacheSize
         let keys = ["dbname", "options", "application_name", "connect_timeout"]
         let values = [url, options, applicationName, "5"]
         let connection = withCStringArray(keys) { k in
@@ -29,12 +37,57 @@ final class PQConnection {
     /// True when the connection can no longer be used.
     var isBroken: Bool { PQstatus(pointer) != CONNECTION_OK }
 
-    /// Runs one statement with `PQexecParams` (text parameters, text results).
-    func execute(_ sql: String, _ binds: [String?]) throws(PostgresError) -> PostgresRows {
-        let result = withOptionalCStringArray(binds) { values in
-            PQexecParams(pointer, sql, Int32(binds.count), nil, values, nil, nil, 0)
+    /// Runs one statement (text parameters, text results): a `cacheable` one as a named prepared
+    /// statement, prepared with `PQprepare` on its first use on this connection and run with
+    /// `PQexecPrepared` after that (parsed and planned once); any other with `PQexecParams`.
+    func execute(_ sql: String, _ binds: [String?], cacheable: Bool) throws(PostgresError) -> PostgresRows {
+        let discards = Self.dropsPreparedStatements(sql)
+        guard cacheable, !discards, let (name, proven) = try preparedName(sql, parameters: binds.count) else {
+            let result = withOptionalCStringArray(binds) { values in
+                PQexecParams(pointer, sql, Int32(binds.count), nil, values, nil, nil, 0)
+            }
+            let rows = try copy(PQResult(result))
+            if discards { prepared.removeAll() }
+            return rows
         }
-        return try copy(PQResult(result))
+        let result = withOptionalCStringArray(binds) { values in
+            PQexecPrepared(pointer, name, Int32(binds.count), values, nil, nil, 0)
+        }
+        do {
+            let rows = try copy(PQResult(result))
+            if !proven { prepared[sql]?.proven = true }
+            return rows
+        } catch {
+            // A statement that ran before and now fails as gone (26000, after DEALLOCATE) or with a
+            // plan that no longer fits its tables (0A000, after DDL) is stale: prepared again on its
+            // next use. The caller's transaction is aborted, so the error propagates, retriable, and
+            // the work runs again. A statement that never ran keeps its error as it is (a genuine
+            // 0A000 must not be retried for ever).
+            guard proven, error.sqlState == "26000" || error.sqlState == "0A000" else { throw error }
+            prepared[sql] = nil
+            var stale = error
+            stale.isStalePreparedStatement = true
+            throw stale
+        }
+    }
+
+    /// The name `sql` is prepared under (and whether it ran before), preparing it now when it is new;
+    /// `nil` when the cache is full.
+    private func preparedName(_ sql: String, parameters: Int) throws(PostgresError) -> (String, Bool)? {
+        if let entry = prepared[sql] { return entry }
+        guard prepared.count < statementCacheSize else { return nil }
+        nextName += 1
+        let name = "registrar_\(nextName)"
+        _ = try copy(PQResult(PQprepare(pointer, name, sql, Int32(parameters), nil)))
+        prepared[sql] = (name, false)
+        return (name, false)
+    }
+
+    /// Whether `sql` is `DISCARD` or `DEALLOCATE`, which drop the session's prepared statements: it
+    /// runs unnamed and the cache forgets them.
+    private static func dropsPreparedStatements(_ sql: String) -> Bool {
+        let head = sql.drop(while: \.isWhitespace).prefix(10).uppercased()
+        return head.hasPrefix("DISCARD") || head.hasPrefix("DEALLOCATE")
     }
 
     /// Runs a script of several statements with `PQexec`. Only for trusted, constant SQL shipped with

@@ -113,4 +113,52 @@ struct PostgresIntegrationTests {
             try session.query("DELETE FROM public.schema_migrations WHERE version LIKE \("%" + schema + "%")")
         }
     }
+
+    @Test func literalStatementsArePreparedOnceAndStaleOnesPreparedAgain() async throws {
+        let (_, schema) = try await scratch()
+        let application = "prepared-\(schema)"
+        var configuration = TestStack.postgres(searchPath: [schema])
+        configuration.applicationName = application
+        let connection = PostgresConnection(configuration: configuration)
+        /// The prepared statements of the connection's session whose text mentions `items`.
+        func preparedOnItems() async throws -> [String] {
+            try await connection.run { session in
+                try session.query(
+                    PostgresQuery(
+                        trusted: "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%items%'")
+                ).map { try $0.decode("statement", as: String.self) }
+            }
+        }
+        for name in ["a", "b", "c"] {
+            try await connection.run { try $0.query("INSERT INTO items (name) VALUES (\(name))") }
+        }
+        // One literal text, prepared once and run three times; trusted text is never prepared.
+        #expect(try await preparedOnItems() == ["INSERT INTO items (name) VALUES ($1)"])
+        try await connection.run { try $0.query(PostgresQuery(trusted: "SELECT count(*) FROM items")) }
+        #expect(try await preparedOnItems().count == 1)
+
+        // DEALLOCATE drops them: the next use prepares again, without an error.
+        try await connection.run { try $0.query(PostgresQuery(trusted: "DEALLOCATE ALL")) }
+        try await connection.run { try $0.query("INSERT INTO items (name) VALUES (\("d"))") }
+        #expect(try await preparedOnItems().count == 1)
+
+        // A table changed under a proven statement: one retriable error, then it runs prepared anew.
+        let read: PostgresQuery = "SELECT * FROM items WHERE name = \("a")"
+        _ = try await connection.run { try $0.query(read) }
+        try await connection.run { try $0.executeScript("ALTER TABLE items ADD COLUMN extra int") }
+        let stale = await #expect(throws: PostgresError.self) { try await connection.run { try $0.query(read) } }
+        #expect(stale?.isStalePreparedStatement == true && stale?.isRetriable == true)
+        let again = try await connection.run { try $0.query(read) }
+        #expect(again.count == 1)
+
+        // A new connection (here: the old one killed) starts with an empty cache and prepares again.
+        try await PostgresConnection(configuration: TestStack.postgres()).run { session in
+            try session.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = \(application)")
+        }
+        _ = try? await connection.run { try $0.query(read) }  // May meet the dead connection first.
+        #expect(try await connection.run { try $0.query(read) }.count == 1)
+        #expect(try await preparedOnItems().count == 1)
+        try await drop(schema)
+    }
 }
