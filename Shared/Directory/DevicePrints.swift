@@ -14,15 +14,17 @@ public enum DevicePrints {
         throws
         -> (id: String, similarity: Double)?
     {
-        let best = DeviceRecognition.bestMatch(try candidates(session, fingerprint: fingerprint), threshold: threshold)
-        return best.map { ($0.id, $0.similarity) }
+        let found = try candidates(session, fingerprint: fingerprint, threshold: threshold)
+        return DeviceRecognition.bestMatch(found, threshold: threshold).map { ($0.id, $0.similarity) }
     }
 
-    /// The stored prints sharing at least one attribute with `fingerprint`, with their matching and
-    /// stored attribute counts.
-    public static func candidates(_ session: borrowing PostgresSession, fingerprint: [String: String]) throws
-        -> [DeviceRecognition.Candidate]
-    {
+    /// The stored prints that could be recognised as `fingerprint` at `threshold`, with their
+    /// matching and stored attribute counts. The database prunes with the rule's own inequality
+    /// (`matching ≥ threshold × stored`): attribute values that many devices share (a screen size, a
+    /// kernel) would otherwise bring back every print; `DeviceRecognition.bestMatch` still decides.
+    public static func candidates(
+        _ session: borrowing PostgresSession, fingerprint: [String: String], threshold: Double
+    ) throws -> [DeviceRecognition.Candidate] {
         let names = Array(fingerprint.keys)
         let values = names.map { fingerprint[$0]! }
         return try session.query(
@@ -32,6 +34,7 @@ public enum DevicePrints {
             JOIN unnest(\(names)::text[], \(values)::text[]) AS c(name, value) ON a.name = c.name AND a.value = c.value
             JOIN device_prints p ON p.id = a.print_id
             GROUP BY a.print_id, p.attribute_count
+            HAVING count(*)::float8 >= \(threshold)::float8 * p.attribute_count
             """
         ).map {
             DeviceRecognition.Candidate(
