@@ -41,13 +41,13 @@ final class PQConnection {
     /// statement, prepared with `PQprepare` on its first use on this connection and run with
     /// `PQexecPrepared` after that (parsed and planned once); any other with `PQexecParams`.
     func execute(_ sql: String, _ binds: [String?], cacheable: Bool) throws(PostgresError) -> PostgresRows {
-        let discards = Self.dropsPreparedStatements(sql)
-        guard cacheable, !discards, let (name, proven) = try preparedName(sql, parameters: binds.count) else {
+        guard cacheable, Self.isPlannable(sql), let (name, proven) = try preparedName(sql, parameters: binds.count)
+        else {
             let result = withOptionalCStringArray(binds) { values in
                 PQexecParams(pointer, sql, Int32(binds.count), nil, values, nil, nil, 0)
             }
             let rows = try copy(PQResult(result))
-            if discards { prepared.removeAll() }
+            if Self.dropsPreparedStatements(sql) { prepared.removeAll() }
             return rows
         }
         let result = withOptionalCStringArray(binds) { values in
@@ -81,6 +81,13 @@ final class PQConnection {
         _ = try copy(PQResult(PQprepare(pointer, name, sql, Int32(parameters), nil)))
         prepared[sql] = (name, false)
         return (name, false)
+    }
+
+    /// Whether `sql` is a statement PostgreSQL plans (a query or a data change): the only kind worth
+    /// preparing. Utility statements (`BEGIN`, `SAVEPOINT`, `COMMIT`, DDL) have no plan to keep.
+    private static func isPlannable(_ sql: String) -> Bool {
+        let head = sql.drop(while: \.isWhitespace).prefix(7).uppercased()
+        return ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES"].contains { head.hasPrefix($0) }
     }
 
     /// Whether `sql` is `DISCARD` or `DEALLOCATE`, which drop the session's prepared statements: it
