@@ -13,7 +13,7 @@ import Synchronization
 ///     registrar-bench suite [--quick] --out FILE   every workload against the running stack, as JSON
 ///     registrar-bench echo                         the Kafka limit's echo: one reply per message, no database
 ///     registrar-bench hash [--seconds N]           Argon2id hashes/s at the policy's parameters on all cores
-///     registrar-bench load permissions.check SECS  saturates `permissions.check` (for profiling, after `suite`)
+///     registrar-bench load WORKLOAD SECS           saturates `permissions.check` or `deregistration.request` (after `suite`)
 ///
 /// Connection facts come from the environment (`source .stack/env`).
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -128,17 +128,21 @@ case "suite":
     let out = option("--out") ?? "bench/out/suite.json"
     try await Suite(quick: quick).run(out: out)
 case "load":
+    // `load WORKLOAD SECONDS`: `permissions.check`, or `deregistration.request` (on a stack the suite
+    // seeded, e.g. after `scripts/bench --quick --keep`).
+    let name = arguments.dropFirst(1).first ?? "permissions.check"
     let duration = Duration.seconds(Int(arguments.dropFirst(2).first ?? "5") ?? 5)
     let caller = try Caller(configuration: kafka, repliesTopic: topics.replies, smsTopic: nil, logger: logger)
     await caller.catchUp()
     let workloads = Workloads(
         caller: caller, topics: topics, checkAccounts: 10_000, quotaAccounts: 1, loginAccounts: 1, bindingSessions: 1,
-        deregistrationAccounts: 0)
+        deregistrationAccounts: 20_000)
+    let operation: Operation = name == "deregistration.request" ? workloads.deregister : workloads.check
     await withTaskGroup(of: Void.self) { group in
         group.addTask { await caller.sendLoop() }
         group.addTask { await caller.replyLoop() }
         let result = await Load(processes: [:], label: "load").saturate(
-            concurrency: 128, duration: duration, operation: workloads.check)
+            concurrency: 128, duration: duration, operation: operation)
         print(String(format: "%.1f/s", result.rate))
         group.cancelAll()
     }
