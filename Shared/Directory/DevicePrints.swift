@@ -27,8 +27,9 @@ public enum DevicePrints {
     ) throws -> [DeviceRecognition.Candidate] {
         let names = Array(fingerprint.keys)
         let values = names.map { fingerprint[$0]! }
-        return try session.query(
-            """
+        // Planned at every run: the attribute table grows with every new device, and a plan cached
+        // while it was small (a scan) would stay one after it grew (the bench measured it).
+        let query: PostgresQuery = """
             SELECT a.print_id::text AS id, count(*)::int8 AS matching, p.attribute_count::int8 AS stored
             FROM device_print_attributes a
             JOIN unnest(\(names)::text[], \(values)::text[]) AS c(name, value) ON a.name = c.name AND a.value = c.value
@@ -36,7 +37,7 @@ public enum DevicePrints {
             GROUP BY a.print_id, p.attribute_count
             HAVING count(*)::float8 >= \(threshold)::float8 * p.attribute_count
             """
-        ).map {
+        return try session.query(query.plannedEachTime).map {
             DeviceRecognition.Candidate(
                 id: try $0.decode("id"), matchingAttributes: try $0.decode("matching"),
                 storedAttributes: try $0.decode("stored"))

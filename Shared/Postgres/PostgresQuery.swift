@@ -20,6 +20,15 @@ public struct PostgresQuery: ExpressibleByStringInterpolation, Sendable, CustomS
         isLiteral = true
     }
 
+    /// The same statement, planned at every execution (run unnamed, never from the statement
+    /// cache): for a statement over a table that grows fast under it. A plan cached while the table
+    /// was small stays a small table's plan after it grew, until the next ANALYZE.
+    public var plannedEachTime: PostgresQuery {
+        var query = self
+        query.isLiteral = false
+        return query
+    }
+
     /// SQL text the program composed itself at run time (a generated database or schema name, a
     /// statement read from the project's own files, an expression a test wrote), with parameters
     /// for its `$n` placeholders. The one way to send text that is not a literal: grep `trusted:`

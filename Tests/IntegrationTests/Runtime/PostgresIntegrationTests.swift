@@ -135,6 +135,8 @@ struct PostgresIntegrationTests {
         // One literal text, prepared once and run three times; trusted text is never prepared.
         #expect(try await preparedOnItems() == ["INSERT INTO items (name) VALUES ($1)"])
         try await connection.run { try $0.query(PostgresQuery(trusted: "SELECT count(*) FROM items")) }
+        let planned: PostgresQuery = "SELECT count(*) FROM items WHERE name = \("a")"
+        try await connection.run { try $0.query(planned.plannedEachTime) }
         #expect(try await preparedOnItems().count == 1)
 
         // DEALLOCATE drops them: the next use prepares again, without an error.
