@@ -11,8 +11,8 @@ import Testing
 @Suite(.enabled(if: TestStack.enabled))
 struct DeregistrationTests {
     static let policy = """
-        {"deregistration": {"cooldown": "10s", "schedulerInterval": "200ms", "contactRetention": "3s"},
-         "registration": {"phoneReuseCooldown": "3s"},
+        {"deregistration": {"cooldown": "10s", "schedulerInterval": "200ms", "contactRetention": "60s"},
+         "registration": {"phoneReuseCooldown": "60s"},
          "permissions": {"sweepInterval": "200ms", "dayLength": "1s", "stageOneLastDay": 0, "stageTwoLastDay": 1000000,
                          "sensitiveMinActiveDays": 1, "sensitiveMinLogins": 1}}
         """
@@ -173,7 +173,7 @@ struct DeregistrationTests {
             try await TestStack.eventually("phone blocked") {
                 try await identity.start(phone: phone).code == "PHONE_IN_COOLDOWN"
             }
-            try instance.advanceClock(by: .seconds(3))
+            try instance.advanceClock(by: .seconds(61))
             try await TestStack.eventually("contacts purged") { try await members() == 0 }
             try await TestStack.eventually("phone free again") { try await identity.start(phone: phone).code == "OK" }
 

@@ -9,9 +9,8 @@ import Testing
 struct IdentityPolicyTests {
     static let policy = """
         {
-          "sms": {"validity": "2s"},
-          "registration": {"phoneReuseCooldown": "2s"},
-          "login": {"baseLockout": "1s"},
+          "sms": {"validity": "60s"},
+          "login": {"baseLockout": "60s"},
           "risk": {"stepUp": {
             "new_device": {"medium": 0, "high": 0},
             "proxy_ip": {"medium": 1, "high": 0},
@@ -74,7 +73,7 @@ struct IdentityPolicyTests {
         let phone = IdentityClient.phone()
         let registrationId = try #require(try await identity.start(phone: phone).string("registrationId"))
         let code = try await identity.smsCode(for: phone)
-        try instance.advanceClock(by: .milliseconds(2500))
+        try instance.advanceClock(by: .seconds(61))
         let expired = try await identity.send(
             "registration.verify_sms", ["registrationId": .string(registrationId), "code": .string(code)])
         #expect(expired.code == "SMS_CODE_EXPIRED")
@@ -83,7 +82,7 @@ struct IdentityPolicyTests {
         let reused = IdentityClient.phone()
         let gone = try await identity.register(phone: reused)
         try await identity.publishLifecycle(
-            "account.deregistered", accountId: gone.accountId, phoneBlockedUntil: instance.now.addingTimeInterval(2))
+            "account.deregistered", accountId: gone.accountId, phoneBlockedUntil: instance.now.addingTimeInterval(60))
         var cooling = try await identity.start(phone: reused)
         let deadline = ContinuousClock.now + .seconds(10)
         while cooling.code == "PHONE_IN_USE" && ContinuousClock.now < deadline {
@@ -91,10 +90,10 @@ struct IdentityPolicyTests {
             cooling = try await identity.start(phone: reused)
         }
         #expect(cooling.code == "PHONE_IN_COOLDOWN")
-        try instance.advanceClock(by: .milliseconds(2200))
+        try instance.advanceClock(by: .seconds(61))
         #expect(try await identity.start(phone: reused).code == "OK")
 
-        // Each further lockout doubles: 1 s, then 2 s.
+        // Each further lockout doubles: 60 s, then 120 s (on the moved clock).
         let account = IdentityClient.phone()
         let device = IdentityClient.device()
         _ = try await identity.register(phone: account, device: device)
@@ -102,8 +101,8 @@ struct IdentityPolicyTests {
             var last: IdentityClient.Answer?
             for _ in 0..<5 { last = try await identity.login(phone: account, password: "Wrong-one-1", device: device) }
             #expect(last?.code == "ACCOUNT_TEMPORARILY_LOCKED")
-            #expect(last?.result["retryAfterSeconds"] == .int(Int64(1 << (round - 1))))
-            try instance.advanceClock(by: .seconds(1 << (round - 1)) + .milliseconds(200))
+            #expect(last?.result["retryAfterSeconds"] == .int(Int64(60 << (round - 1))))
+            try instance.advanceClock(by: .seconds(60 << (round - 1)) + .seconds(1))
         }
         #expect(try await identity.login(phone: account, device: device).code == "OK")
     }
