@@ -45,7 +45,7 @@ enum EnterpriseHandlers {
                 }
                 return .rejected(.unauthenticated, "a valid operator token is required")
             }
-            guard try PermissionsStore.account(session, data.adminAccountId, policy: policy) != nil else {
+            guard try PermissionsStore.accountInScope(session, data.adminAccountId) != nil else {
                 return .rejected(.accountNotFound, "the admin account is not known")
             }
             let created = try session.query(
@@ -64,7 +64,7 @@ enum EnterpriseHandlers {
         router.command("enterprise.add_member", AddMember.self) { session, command, effects in
             let data = command.data
             try requireAdmin(session, data.enterpriseId, command)
-            guard try PermissionsStore.account(session, data.accountId, policy: policy) != nil else {
+            guard try PermissionsStore.accountInScope(session, data.accountId) != nil else {
                 return .rejected(.accountNotFound, "the account is not known")
             }
             let role = data.role == "admin" ? "admin" : "member"

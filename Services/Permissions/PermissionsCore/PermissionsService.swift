@@ -81,7 +81,7 @@ enum AccountEvents {
         }
         router.event(.loginSucceeded, on: identity, DeviceEvent.self) { session, event, effects in
             guard
-                let (_, timezone, _) = try PermissionsStore.account(session, event.data.accountId, policy: permissions)
+                let (_, timezone, _, _) = try PermissionsStore.accountInScope(session, event.data.accountId)
             else { return }
             try PermissionsStore.markActive(
                 session, accountID: event.data.accountId,

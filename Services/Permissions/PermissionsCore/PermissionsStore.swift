@@ -6,14 +6,6 @@ import Postgres
 
 /// The permissions schema's SQL.
 enum PermissionsStore {
-    /// An account's state (locked for update), with its time zone and grants; `nil` when unknown or
-    /// deregistered.
-    static func account(_ session: borrowing PostgresSession, _ accountID: String, policy: Policy.Permissions) throws
-        -> (state: AccountState, timezone: String, grants: [String])?
-    {
-        try accountInScope(session, accountID).map { ($0.state, $0.timezone, $0.grants) }
-    }
-
     /// An account's state (locked for update), time zone and grants, and its enterprises with the
     /// overrides that apply to it, in one statement: one row per membership (or one without); `nil`
     /// when the account is unknown or deregistered. The overrides are merged by `EnterpriseScope.merge`.
