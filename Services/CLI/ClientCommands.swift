@@ -354,6 +354,7 @@ struct Login: AsyncParsableCommand {
         guard !json else { return }
         print("accountId: \(Output.result(reply, "accountId") ?? "?")")
         print("sessionToken: \(Output.result(reply, "sessionToken") ?? "?")")
+        print("refreshToken: \(Output.result(reply, "refreshToken") ?? "?")")
         print("deviceId: \(Output.result(reply, "deviceId") ?? "?")")
     }
 }

@@ -18,6 +18,8 @@ struct Registrar: AsyncParsableCommand {
         subcommands: [
             Migrate.self, Topics.self, Ping.self, Send.self, PolicyCommand.self, OperatorCommand.self,
             ReviewCommand.self, Register.self, Login.self, Tail.self, DeadLetterCommand.self,
+            // Issue 16: self-service.
+            AccountCommand.self, PasswordCommand.self, SessionCommand.self, PhoneCommand.self,
         ])
 }
 

@@ -26,6 +26,12 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let sessionOpened = EventType(rawValue: "session.opened")
     /// Not in the contract: sessions were revoked (`SessionRevoked`).
     public static let sessionRevoked = EventType(rawValue: "session.revoked")
+    /// Not in the contract (issue 16): a session's tokens were rotated (`SessionRefreshed`).
+    public static let sessionRefreshed = EventType(rawValue: "session.refreshed")
+    /// Not in the contract (issue 16): an account's password was reset or changed.
+    public static let passwordChanged = EventType(rawValue: "password.changed")
+    /// Not in the contract (issue 16): an account moved to another phone number (`PhoneChanged`).
+    public static let accountPhoneChanged = EventType(rawValue: "account.phone_changed")
     /// Not in the contract: an operator was added (`OperatorAdded`).
     public static let operatorAdded = EventType(rawValue: "operator.added")
 

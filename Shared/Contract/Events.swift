@@ -6,18 +6,25 @@
 public struct SessionOpened: Codable, Sendable {
     /// The account.
     public var accountId: String
+    /// The session (one sign-in; its tokens are rotated by `session.refresh`). Absent in events
+    /// published before sessions had ids.
+    public var sessionId: String?
     /// The bound device the session belongs to, if any.
     public var deviceId: String?
     /// The device's platform.
     public var platform: String
-    /// SHA-256 of the token, hex; the token itself never leaves identity's reply.
+    /// SHA-256 of the access token, hex; the token itself never leaves identity's reply.
     public var tokenHash: String
-    /// When the session ends.
+    /// When the access token ends.
     public var expiresAt: String
 
     /// Creates the payload.
-    public init(accountId: String, deviceId: String?, platform: String, tokenHash: String, expiresAt: String) {
+    public init(
+        accountId: String, sessionId: String, deviceId: String?, platform: String, tokenHash: String,
+        expiresAt: String
+    ) {
         self.accountId = accountId
+        self.sessionId = sessionId
         self.deviceId = deviceId
         self.platform = platform
         self.tokenHash = tokenHash
@@ -25,17 +32,52 @@ public struct SessionOpened: Codable, Sendable {
     }
 }
 
-/// `data` of `session.revoked` (identity): every session of the account, or only of one device.
+/// `data` of `session.refreshed` (identity): a session's access token was replaced; the previous
+/// one is no longer valid.
+public struct SessionRefreshed: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The session.
+    public var sessionId: String
+    /// SHA-256 of the new access token, hex.
+    public var tokenHash: String
+    /// When the new access token ends.
+    public var expiresAt: String
+
+    /// Creates the payload.
+    public init(accountId: String, sessionId: String, tokenHash: String, expiresAt: String) {
+        self.accountId = accountId
+        self.sessionId = sessionId
+        self.tokenHash = tokenHash
+        self.expiresAt = expiresAt
+    }
+}
+
+/// `data` of `session.revoked` (identity): sessions of an account ended. With neither `sessionId`
+/// nor `deviceId`, every session of the account; the fields narrow it.
 public struct SessionRevoked: Codable, Sendable {
     /// The account.
     public var accountId: String
     /// Only this device's sessions, when set.
     public var deviceId: String?
+    /// Only this session, when set.
+    public var sessionId: String?
+    /// Every session but this one, when set (`all_others`, a password change).
+    public var exceptSessionId: String?
+    /// Why: `logout`, `user`, `refresh_reuse`, `password_reset`, `password_changed`,
+    /// `device_unbound`, `security_questions`, `account_frozen`, `account_deregistered`.
+    public var reason: String?
 
     /// Creates the payload.
-    public init(accountId: String, deviceId: String?) {
+    public init(
+        accountId: String, deviceId: String? = nil, sessionId: String? = nil, exceptSessionId: String? = nil,
+        reason: String
+    ) {
         self.accountId = accountId
         self.deviceId = deviceId
+        self.sessionId = sessionId
+        self.exceptSessionId = exceptSessionId
+        self.reason = reason
     }
 }
 
@@ -51,6 +93,16 @@ public struct OperatorAdded: Codable, Sendable {
         self.operatorId = operatorId
         self.tokenHash = tokenHash
     }
+}
+
+/// `data` of `account.frozen` (deregistration): the account is in its cool-down.
+public struct AccountFrozen: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The deregistration request.
+    public var requestId: String?
+    /// When the cool-down ends (absent from test stand-ins that publish only the id).
+    public var cooldownEndsAt: String?
 }
 
 /// `data` of the events that are only about an account: `account.frozen`, `account.unfrozen`

@@ -134,3 +134,45 @@ public struct AccountLocked: Codable, Sendable {
         self.until = until
     }
 }
+
+/// `data` of `account.phone_changed` (issue 16): the account's phone number changed.
+public struct PhoneChanged: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The previous number, masked.
+    public var oldPhone: String
+    /// The new number, masked.
+    public var newPhone: String
+    /// The keyed hash of the new number (`PhoneHash`): deregistration's revoke-by-phone follows it.
+    public var phoneHash: String
+    /// `codes` (both numbers confirmed) or `review` (an operator approved it).
+    public var method: String
+    /// When the change took effect.
+    public var changedAt: String
+
+    /// Creates the payload.
+    public init(
+        accountId: String, oldPhone: String, newPhone: String, phoneHash: String, method: String, changedAt: String
+    ) {
+        self.accountId = accountId
+        self.oldPhone = oldPhone
+        self.newPhone = newPhone
+        self.phoneHash = phoneHash
+        self.method = method
+        self.changedAt = changedAt
+    }
+}
+
+/// `data` of `password.changed` (issue 16).
+public struct PasswordChanged: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// `reset` (by SMS code) or `change` (by the current password).
+    public var reason: String
+
+    /// Creates the payload.
+    public init(accountId: String, reason: String) {
+        self.accountId = accountId
+        self.reason = reason
+    }
+}

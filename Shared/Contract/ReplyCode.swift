@@ -67,6 +67,13 @@ public struct ReplyCode: RawRepresentable, Hashable, Codable, Sendable, CustomSt
     public static let reviewNotFound = ReplyCode(rawValue: "REVIEW_NOT_FOUND")
     /// Not in the contract: the review task was decided already (`result.state`, `result.decidedAt`).
     public static let reviewClosed = ReplyCode(rawValue: "REVIEW_CLOSED")
+    /// Not in the contract (issue 16): `sessions.revoke` names no live session of the account.
+    public static let sessionNotFound = ReplyCode(rawValue: "SESSION_NOT_FOUND")
+    /// Not in the contract (issue 16): `phone.change.complete`/`by_review` without an open change
+    /// (start one with `phone.change.start`).
+    public static let phoneChangeNotFound = ReplyCode(rawValue: "PHONE_CHANGE_NOT_FOUND")
+    /// Not in the contract (issue 16): `phone.change.start` for the number the account has.
+    public static let samePhone = ReplyCode(rawValue: "SAME_PHONE")
 
     // MARK: permissions.commands (contract §4; "Not in the contract" marks the codes Registrar added)
 

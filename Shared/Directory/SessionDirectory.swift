@@ -26,33 +26,60 @@ public enum SessionDirectory {
     public static func follow(_ router: inout Router) {
         let topic = RegistrarService.identity.eventTopic
         router.event(.sessionOpened, on: topic, SessionOpened.self) { session, event, _ in
-            guard let hash = [UInt8](hex: event.data.tokenHash), hash.count == 32,
-                UUID(uuidString: event.data.accountId) != nil
-            else {
-                throw MalformedMessage.invalid(field: "data.tokenHash")
-            }
-            guard
-                let expires = Date(rfc3339: event.data.expiresAt)
-            else { throw MalformedMessage.invalid(field: "data.expiresAt") }
+            let data = event.data
+            let hash = try tokenHash(hex: data.tokenHash)
+            try validate(accountId: data.accountId, sessionId: data.sessionId)
             try session.query(
                 """
-                INSERT INTO sessions (token_hash, account_id, device_id, platform, expires_at)
-                VALUES (\(PostgresBytes(hash)), \(event.data.accountId)::uuid, \(event.data.deviceId)::uuid,
-                        \(event.data.platform), \(expires))
+                INSERT INTO sessions (token_hash, session_id, account_id, device_id, platform, expires_at)
+                VALUES (\(PostgresBytes(hash)), \(data.sessionId)::uuid, \(data.accountId)::uuid, \(data.deviceId)::uuid,
+                        \(data.platform), \(try expiry(data.expiresAt)))
                 ON CONFLICT (token_hash) DO NOTHING
                 """)
         }
+        router.event(.sessionRefreshed, on: topic, SessionRefreshed.self) { session, event, _ in
+            let data = event.data
+            let hash = try tokenHash(hex: data.tokenHash)
+            try validate(accountId: data.accountId, sessionId: data.sessionId)
+            // The previous access token stops working: the session's row takes the new one.
+            try session.query(
+                """
+                UPDATE sessions SET token_hash = \(PostgresBytes(hash)), expires_at = \(try expiry(data.expiresAt))
+                WHERE session_id = \(data.sessionId)::uuid AND account_id = \(data.accountId)::uuid
+                """)
+        }
         router.event(.sessionRevoked, on: topic, SessionRevoked.self) { session, event, _ in
-            guard UUID(uuidString: event.data.accountId) != nil else {
-                throw MalformedMessage.invalid(field: "data.accountId")
-            }
+            let data = event.data
+            try validate(accountId: data.accountId, sessionId: data.sessionId)
+            try validate(accountId: data.accountId, sessionId: data.exceptSessionId)
             try session.query(
                 """
                 UPDATE sessions SET revoked_at = \(event.receivedAt)
-                WHERE account_id = \(event.data.accountId)::uuid AND revoked_at IS NULL
-                  AND (\(event.data.deviceId)::uuid IS NULL OR device_id = \(event.data.deviceId)::uuid)
+                WHERE account_id = \(data.accountId)::uuid AND revoked_at IS NULL
+                  AND (\(data.deviceId)::uuid IS NULL OR device_id = \(data.deviceId)::uuid)
+                  AND (\(data.sessionId)::uuid IS NULL OR session_id = \(data.sessionId)::uuid)
+                  AND (\(data.exceptSessionId)::uuid IS NULL OR session_id IS DISTINCT FROM \(data.exceptSessionId)::uuid)
                 """)
         }
+    }
+
+    static func tokenHash(hex: String) throws -> [UInt8] {
+        guard let hash = [UInt8](hex: hex), hash.count == 32 else {
+            throw MalformedMessage.invalid(field: "data.tokenHash")
+        }
+        return hash
+    }
+
+    static func validate(accountId: String, sessionId: String?) throws {
+        guard UUID(uuidString: accountId) != nil else { throw MalformedMessage.invalid(field: "data.accountId") }
+        if let sessionId, UUID(uuidString: sessionId) == nil {
+            throw MalformedMessage.invalid(field: "data.sessionId")
+        }
+    }
+
+    static func expiry(_ text: String) throws -> Date {
+        guard let date = Date(rfc3339: text) else { throw MalformedMessage.invalid(field: "data.expiresAt") }
+        return date
     }
 
     /// The caller behind `token`, when the session is live at `now`.

@@ -37,7 +37,8 @@ struct EnterpriseAdmin: Decodable, Sendable {
     var toAccountId: String?
 }
 
-/// Accounts (phone as keyed hash) from identity, enterprise admins from permissions.
+/// Accounts (phone as keyed hash, following phone changes) from identity, enterprise admins from
+/// permissions.
 enum ReadModel {
     static func register(_ router: inout Router) {
         router.event(.accountRegistered, on: RegistrarService.identity.eventTopic, AccountRegistered.self) {
@@ -51,6 +52,18 @@ enum ReadModel {
                 INSERT INTO accounts (account_id, phone_hash, registered_at)
                 VALUES (\(event.data.accountId)::uuid, \(phoneHash), \(registered))
                 ON CONFLICT (account_id) DO NOTHING
+                """)
+        }
+        // Revoke-by-phone follows the account to its new number (issue 16).
+        router.event(.accountPhoneChanged, on: RegistrarService.identity.eventTopic, PhoneChanged.self) {
+            session, event, _ in
+            guard UUID(uuidString: event.data.accountId) != nil else {
+                throw MalformedMessage.invalid(field: "data.accountId")
+            }
+            guard event.data.phoneHash.count == 64 else { throw MalformedMessage.invalid(field: "data.phoneHash") }
+            try session.query(
+                """
+                UPDATE accounts SET phone_hash = \(event.data.phoneHash) WHERE account_id = \(event.data.accountId)::uuid
                 """)
         }
         let permissions = RegistrarService.permissions.eventTopic

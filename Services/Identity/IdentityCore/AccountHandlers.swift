@@ -48,11 +48,11 @@ enum AccountCreation {
             session, accountID: accountID, printID: registration.printID, fingerprint: attributes,
             platform: registration.platform, model: registration.device.model, now: now)
         let tier = try VerificationStore.startTier(session, accountID: accountID, now: now, policy: context.policy)
-        let token =
+        let opened =
             openSession
-            ? try IdentityStore.createSession(
+            ? try SessionStore.open(
                 session, accountID: accountID, deviceID: deviceID, platform: registration.device.platform, now: now,
-                validity: context.policy.login.sessionValidity.timeInterval, effects: &effects) : nil
+                policy: context.policy.login, effects: &effects) : nil
         try session.query(
             """
             UPDATE registrations SET step = \(RegistrationStep.completed.rawValue), account_id = \(accountID)::uuid
@@ -72,7 +72,7 @@ enum AccountCreation {
         try effects.emit(
             .deviceBound, subject: accountID,
             data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: registration.platform))
-        return try .ok(AccountResult(accountId: accountID, sessionToken: token, deviceId: deviceID))
+        return try .ok(AccountResult(accountId: accountID, session: opened, deviceId: deviceID))
     }
 }
 
@@ -107,9 +107,26 @@ enum ScanTickets {
     }
 }
 
+/// The reply of a command that signs in: the account, its device and (absent when the account was
+/// created without a session, as at review approval) the session's tokens.
 struct AccountResult: Encodable {
     var accountId: String
-    /// Absent when the account was created without a session (review approval).
-    var sessionToken: String?
     var deviceId: String
+    /// The access token, sent as `sessiontoken`.
+    var sessionToken: String?
+    var sessionId: String?
+    /// When the access token ends.
+    var expiresAt: String?
+    var refreshToken: String?
+    var refreshExpiresAt: String?
+
+    init(accountId: String, session: IssuedSession?, deviceId: String) {
+        self.accountId = accountId
+        self.deviceId = deviceId
+        sessionToken = session?.accessToken
+        sessionId = session?.id
+        expiresAt = session.map { CloudEvent.timestamp($0.accessExpiresAt) }
+        refreshToken = session?.refreshToken
+        refreshExpiresAt = session.map { CloudEvent.timestamp($0.refreshExpiresAt) }
+    }
 }

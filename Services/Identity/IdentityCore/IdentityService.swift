@@ -18,6 +18,10 @@ public enum IdentityService {
         LifecycleEvents.register(&router, context)
         VerificationHandlers.register(&router, context)
         ReviewHandlers.register(&router, context)
+        SessionHandlers.register(&router, context)
+        RecoveryHandlers.register(&router, context)
+        PhoneChangeHandlers.register(&router, context)
+        SelfServiceHandlers.register(&router, context)
         return [VerificationHandlers.expirySweep(context), ReviewHandlers.operatorAnnouncer(context)]
     }
 }

@@ -16,64 +16,6 @@ enum IdentityStore {
         }
     }
 
-    // MARK: sessions
-
-    /// The account and device of a live session token.
-    static func session(_ session: borrowing PostgresSession, tokenHash: [UInt8], now: Date) throws -> SessionInfo? {
-        guard
-            let row = try session.query(
-                """
-                SELECT s.account_id::text AS account_id, s.device_id::text AS device_id, s.platform
-                FROM sessions s JOIN accounts a ON a.id = s.account_id
-                WHERE s.token_hash = \(PostgresBytes(tokenHash)) AND s.revoked_at IS NULL AND s.expires_at > \(now)
-                  AND a.status = 'active'
-                """
-            ).first
-        else { return nil }
-        return SessionInfo(
-            accountID: try row.decode("account_id"), deviceID: try row.decode("device_id"),
-            platform: DevicePlatform(rawValue: try row.decode("platform")) ?? .web)
-    }
-
-    /// Creates a session and returns its token (only its hash is stored); the other services
-    /// learn of it from `session.opened`.
-    static func createSession(
-        _ session: borrowing PostgresSession, accountID: String, deviceID: String?, platform: DevicePlatform, now: Date,
-        validity: TimeInterval, effects: inout MessageEffects
-    ) throws -> String {
-        let token = SecretCodes.newToken()
-        let hash = SecretCodes.tokenHash(token)
-        let expires = now.addingTimeInterval(validity)
-        try session.query(
-            """
-            INSERT INTO sessions (token_hash, account_id, device_id, platform, created_at, expires_at)
-            VALUES (\(PostgresBytes(hash)), \(accountID)::uuid, \(deviceID)::uuid,
-                    \(platform.rawValue), \(now), \(expires))
-            """)
-        try effects.emit(
-            .sessionOpened, subject: accountID,
-            data: SessionOpened(
-                accountId: accountID, deviceId: deviceID, platform: platform.rawValue, tokenHash: hash.hexString,
-                expiresAt: CloudEvent.timestamp(expires)))
-        return token
-    }
-
-    /// Revokes every live session of an account (optionally only one device's).
-    static func revokeSessions(
-        _ session: borrowing PostgresSession, accountID: String, deviceID: String? = nil, now: Date,
-        effects: inout MessageEffects
-    ) throws {
-        try session.query(
-            """
-            UPDATE sessions SET revoked_at = \(now)
-            WHERE account_id = \(accountID)::uuid AND revoked_at IS NULL
-              AND (\(deviceID)::uuid IS NULL OR device_id = \(deviceID)::uuid)
-            """)
-        try effects.emit(
-            .sessionRevoked, subject: accountID,
-            data: SessionRevoked(accountId: accountID, deviceId: deviceID))
-    }
-
     // MARK: devices
 
     /// Binds a device to an account.
@@ -115,13 +57,6 @@ enum IdentityStore {
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
-}
-
-/// A live session.
-struct SessionInfo: Sendable {
-    var accountID: String
-    var deviceID: String?
-    var platform: DevicePlatform
 }
 
 /// A device bound to an account.

@@ -8,9 +8,20 @@ import Postgres
 enum LifecycleEvents {
     static func register(_ router: inout Router, _ context: IdentityContext) {
         let topic = RegistrarService.deregistration.eventTopic
-        router.event(.accountFrozen, on: topic, AccountRef.self) { session, event, effects in
-            try setStatus(
+        router.event(.accountFrozen, on: topic, AccountFrozen.self) { session, event, effects in
+            let ends = try event.data.cooldownEndsAt.map { text in
+                guard let date = Date(rfc3339: text) else {
+                    throw MalformedMessage.invalid(field: "data.cooldownEndsAt")
+                }
+                return date
+            }
+            if try setStatus(
                 session, event.data.accountId, to: "frozen", from: ["active"], now: event.receivedAt, effects: &effects)
+                != nil
+            {
+                try session.query(
+                    "UPDATE accounts SET cooldown_ends_at = \(ends) WHERE id = \(event.data.accountId)::uuid")
+            }
         }
         router.event(.accountUnfrozen, on: topic, AccountRef.self) { session, event, effects in
             try setStatus(
@@ -84,13 +95,14 @@ enum LifecycleEvents {
         guard UUID(uuidString: accountID) != nil,
             let row = try session.query(
                 """
-                UPDATE accounts SET status = \(status) WHERE id = \(accountID)::uuid AND status = ANY(\(from)::text[])
+                UPDATE accounts SET status = \(status), cooldown_ends_at = NULL WHERE id = \(accountID)::uuid AND status = ANY(\(from)::text[])
                 RETURNING phone
                 """
             ).first
         else { return nil }
         if status != "active" {
-            try IdentityStore.revokeSessions(session, accountID: accountID, now: now, effects: &effects)
+            try SessionStore.revoke(
+                session, accountID: accountID, .all, reason: "account_" + status, now: now, effects: &effects)
         }
         return try row.decode("phone")
     }

@@ -66,7 +66,7 @@ enum LoginHandlers {
         -> SessionInfo?
     {
         guard let token = envelope.sessiontoken, !token.isEmpty else { return nil }
-        return try IdentityStore.session(session, tokenHash: SecretCodes.tokenHash(token), now: now)
+        return try SessionStore.authenticate(session, tokenHash: SecretCodes.tokenHash(token), now: now)
     }
 
     // MARK: login
@@ -123,20 +123,9 @@ enum LoginHandlers {
                 Sodium.passwordVerify(data.password, hash: account.passwordHash)
             }
         guard verified else {
-            switch LoginRules.afterFailure(account.counters, now: now, policy: policy.login) {
-            case .counted(let counters):
-                try LoginStore.saveCounters(session, accountID: accountID, counters)
-                try effects.emit(
-                    .loginFailed, subject: accountID, data: LoginFailed(accountId: accountID, reason: "password"))
-                return invalid
-            case .locked(let counters, let until, let retryAfter):
-                try LoginStore.saveCounters(session, accountID: accountID, counters)
-                try effects.emit(
-                    .accountLocked, subject: accountID,
-                    data: AccountLocked(
-                        accountId: accountID, reason: "password_failures", until: CloudEvent.timestamp(until)))
-                return temporarilyLocked(retryAfterSeconds: retryAfter)
-            }
+            return try countFailure(
+                session, accountID: accountID, account.counters, reason: "password", now: now, policy: policy.login,
+                effects: &effects)
         }
         let cleared = LoginRules.afterSuccess(account.counters)
         if cleared != account.counters {
@@ -154,13 +143,13 @@ enum LoginHandlers {
         let platform = data.device.platform.rawValue
         switch step {
         case .signIn(let deviceID):
-            let token = try IdentityStore.createSession(
+            let opened = try SessionStore.open(
                 session, accountID: accountID, deviceID: deviceID, platform: data.device.platform, now: now,
-                validity: policy.login.sessionValidity.timeInterval, effects: &effects)
+                policy: policy.login, effects: &effects)
             try effects.emit(
                 .loginSucceeded, subject: accountID,
                 data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: platform))
-            return try .ok(AccountResult(accountId: accountID, sessionToken: token, deviceId: deviceID))
+            return try .ok(AccountResult(accountId: accountID, session: opened, deviceId: deviceID))
         case .deviceLimit(let mismatch), .verify(_, let mismatch):
             if let mismatch {
                 try effects.emit(
@@ -182,6 +171,27 @@ enum LoginHandlers {
         return .rejected(
             .deviceVerificationRequired, "confirm this new device",
             result: .object(["challengeId": .string(challengeID), "methods": .array(methods.map(JSONValue.string))]))
+    }
+
+    /// Counts a wrong password (at `login`, or the current password of a self-service command):
+    /// `INVALID_CREDENTIALS` with `login.failed`, or the temporary lock with `account.locked`.
+    static func countFailure(
+        _ session: borrowing PostgresSession, accountID: String, _ counters: LoginCounters, reason: String, now: Date,
+        policy: Policy.Login, effects: inout MessageEffects
+    ) throws -> Reply {
+        switch LoginRules.afterFailure(counters, now: now, policy: policy) {
+        case .counted(let counters):
+            try LoginStore.saveCounters(session, accountID: accountID, counters)
+            try effects.emit(.loginFailed, subject: accountID, data: LoginFailed(accountId: accountID, reason: reason))
+            return .rejected(.invalidCredentials, "wrong phone number or password")
+        case .locked(let counters, let until, let retryAfter):
+            try LoginStore.saveCounters(session, accountID: accountID, counters)
+            try effects.emit(
+                .accountLocked, subject: accountID,
+                data: AccountLocked(
+                    accountId: accountID, reason: "password_failures", until: CloudEvent.timestamp(until)))
+            return temporarilyLocked(retryAfterSeconds: retryAfter)
+        }
     }
 
     /// `ACCOUNT_TEMPORARILY_LOCKED` with the seconds until the lock ends.
@@ -260,7 +270,8 @@ enum LoginHandlers {
             let limit = context.policy.devices.maxWrongSecurityAnswers
             try LoginStore.setWrongAnswers(session, accountID: accountID, count: wrong, locked: wrong >= limit)
             if wrong >= limit {
-                try IdentityStore.revokeSessions(session, accountID: accountID, now: now, effects: &effects)
+                try SessionStore.revoke(
+                    session, accountID: accountID, .all, reason: "security_questions", now: now, effects: &effects)
                 try effects.emit(
                     .accountLocked, subject: accountID,
                     data: AccountLocked(accountId: accountID, reason: "security_questions", until: nil))
@@ -276,11 +287,11 @@ enum LoginHandlers {
         try LoginStore.setWrongAnswers(session, accountID: accountID, count: 0)
         let deviceID = try bindChallenged(
             session, challenge, outcome: "answered", effects: &effects, policy: context.policy, now: now)
-        let token = try IdentityStore.createSession(
+        let opened = try SessionStore.open(
             session, accountID: accountID, deviceID: deviceID,
-            platform: DevicePlatform(rawValue: challenge.platform) ?? .android, now: now,
-            validity: context.policy.login.sessionValidity.timeInterval, effects: &effects)
-        return try .ok(AccountResult(accountId: accountID, sessionToken: token, deviceId: deviceID))
+            platform: DevicePlatform(rawValue: challenge.platform) ?? .android, now: now, policy: context.policy.login,
+            effects: &effects)
+        return try .ok(AccountResult(accountId: accountID, session: opened, deviceId: deviceID))
     }
 
     static func unbind(
@@ -298,8 +309,9 @@ enum LoginHandlers {
             return .rejected(.forbidden, "the device belongs to another account")
         }
         try LoginStore.unbind(session, deviceID: command.data.deviceId, now: now)
-        try IdentityStore.revokeSessions(
-            session, accountID: caller.accountID, deviceID: command.data.deviceId, now: now, effects: &effects)
+        try SessionStore.revoke(
+            session, accountID: caller.accountID, .device(command.data.deviceId), reason: "device_unbound", now: now,
+            effects: &effects)
         try effects.emit(
             .deviceUnbound, subject: caller.accountID,
             data: DeviceEvent(

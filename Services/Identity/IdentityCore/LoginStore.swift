@@ -36,12 +36,23 @@ struct SecurityState {
 enum LoginStore {
     /// Loads and locks the live or frozen account of a phone.
     static func account(_ session: borrowing PostgresSession, phone: String) throws -> LoginAccount? {
+        try account(session, where: "phone = \(phone) AND status <> 'deregistered'")
+    }
+
+    /// Loads and locks an account by id.
+    static func account(_ session: borrowing PostgresSession, id: String) throws -> LoginAccount? {
+        try account(session, where: "id = \(id)::uuid")
+    }
+
+    private static func account(_ session: borrowing PostgresSession, where condition: PostgresQuery) throws
+        -> LoginAccount?
+    {
         guard
             let row = try session.query(
                 """
                 SELECT id::text AS id, status, password_hash, security_questions IS NOT NULL AS has_questions,
                        failed_logins, failure_window_start, lockouts, locked_until, locked
-                FROM accounts WHERE phone = \(phone) AND status <> 'deregistered' FOR UPDATE
+                FROM accounts WHERE \(subquery: condition) FOR UPDATE
                 """
             ).first
         else { return nil }
@@ -52,6 +63,12 @@ enum LoginStore {
                 failures: try row.decode("failed_logins"), windowStart: try row.decode("failure_window_start"),
                 lockouts: try row.decode("lockouts"), lockedUntil: try row.decode("locked_until")),
             locked: try row.decode("locked"))
+    }
+
+    /// The stored password hash of an account, unlocked (for `prepare`).
+    static func passwordHash(_ session: borrowing PostgresSession, accountID: String) throws -> String? {
+        try session.query("SELECT password_hash FROM accounts WHERE id = \(accountID)::uuid").first?.decode(
+            "password_hash")
     }
 
     /// The stored password hash and temporary-lock end of a phone's account, unlocked (for `prepare`).

@@ -300,12 +300,11 @@ enum RegistrationHandlers {
     ) throws -> Reply {
         let data = command.data
         let registration = try load(session, data.registrationId, expecting: .completeProfile, now: command.receivedAt)
-        let name = data.displayName.trimmingCharacters(in: .whitespacesAndNewlines)
-        if name.isEmpty || name.count > 64 {
+        guard let name = ProfileRules.displayName(data.displayName) else {
             throw MalformedMessage.invalid(field: "data.displayName")
         }
         if let questions = data.securityQuestions,
-            questions.count != 3 || questions.contains(where: { $0.question.isEmpty || $0.answer.isEmpty })
+            !ProfileRules.securityQuestionsAreValid(questions.map { ($0.question, $0.answer) })
         {
             throw MalformedMessage.invalid(field: "data.securityQuestions")
         }

@@ -26,7 +26,7 @@ struct ReviewOperator: Sendable {
     var name: String
 }
 
-/// `review.decide`: operators decide `international_number` and `id_conflict` review tasks.
+/// `review.decide`: operators decide `international_number`, `id_conflict` and `phone_change` review tasks.
 ///
 /// Every decision is kept in `review_decisions` (who, when, what, note); a task is decided once.
 enum ReviewHandlers {
@@ -99,7 +99,8 @@ enum ReviewHandlers {
             let task = try session.query(
                 """
                 SELECT id::text AS id, kind, state, registration_id::text AS registration_id,
-                       account_id::text AS account_id, verification_id::text AS verification_id, decided_at
+                       account_id::text AS account_id, verification_id::text AS verification_id,
+                       phone_change_id::text AS phone_change_id, decided_at
                 FROM review_tasks WHERE id = \(data.taskId)::uuid FOR UPDATE
                 """
             ).first
@@ -135,6 +136,12 @@ enum ReviewHandlers {
             try decideConflict(
                 session, accountID: accountID, verificationID: verificationID, taskID: taskID, decision: decision,
                 now: now, &effects, context)
+        case "phone_change":
+            let accountID: String = try task.decode("account_id")
+            decided.accountId = accountID
+            subject = accountID
+            try PhoneChangeHandlers.decide(
+                session, changeID: try task.decode("phone_change_id"), decision: decision, now: now, &effects, context)
         default:
             throw ConfigurationError(reason: "review task \(taskID) has an unknown kind")
         }
