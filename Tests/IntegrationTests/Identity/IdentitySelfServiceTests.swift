@@ -1,6 +1,7 @@
 import Contract
 import Foundation
 import Messaging
+import Platform
 import Postgres
 import TestSupport
 import Testing
@@ -64,6 +65,30 @@ struct IdentitySelfServiceTests {
         }
         #expect(revoked.data["sessionId"]?.stringValue == sessionID)
         #expect(try await refresh("not-a-token").code == "UNAUTHENTICATED")
+    }
+
+    @Test func anExpiredAccessTokenIsRefusedAndTheRefreshTokenRenewsIt() async throws {
+        try await ServiceProcess.run(.identity) { instance, client in
+            let identity = IdentityClient(client: client)
+            let phone = IdentityClient.phone()
+            let device = IdentityClient.device()
+            _ = try await identity.register(phone: phone, device: device)
+            let login = try await identity.login(phone: phone, device: device)
+            let token = try #require(login.string("sessionToken"))
+            let refresh = try #require(login.string("refreshToken"))
+            #expect(try await identity.send("account.get", [:], session: token).code == "OK")
+            try instance.advanceClock(by: .seconds(Int64(Policy().login.accessTokenValidity.timeInterval) + 1))
+            #expect(try await identity.send("account.get", [:], session: token).code == "UNAUTHENTICATED")
+            let renewed = try await identity.send("session.refresh", ["refreshToken": .string(refresh)])
+            #expect(renewed.code == "OK")
+            let fresh = try #require(renewed.string("sessionToken"))
+            #expect(try await identity.send("account.get", [:], session: fresh).code == "OK")
+            // A refresh token unused for its whole validity is refused.
+            try instance.advanceClock(by: .seconds(Int64(Policy().login.refreshTokenValidity.timeInterval) + 1))
+            let late = try await identity.send(
+                "session.refresh", ["refreshToken": .string(try #require(renewed.string("refreshToken")))])
+            #expect(late.code == "UNAUTHENTICATED")
+        }
     }
 
     @Test func logoutEndsTheSessionInEveryServiceAndTheDelayIsMeasured() async throws {

@@ -96,6 +96,87 @@ struct AuthorizationReliabilityTests {
                 passed: checks.failures.isEmpty))
     }
 
+    @Test func selfServiceCommandsNeedALiveSessionOfTheirOwnAccount() async throws {
+        let checks = Checks()
+        let phone = IdentityClient.phone()
+        let device = IdentityClient.device()
+        let owner = try await identity.register(phone: phone, device: device)
+        let stranger = try await identity.register()
+        // A rotated access token, a logged-out one and a rotated refresh token.
+        let login = try await identity.login(phone: phone, device: device)
+        let rotatedAccess = try #require(login.string("sessionToken"))
+        let rotatedRefresh = try #require(login.string("refreshToken"))
+        let refreshed = try await send(
+            "identity.commands", "session.refresh", ["refreshToken": .string(rotatedRefresh)])
+        try #require(refreshed.code == "OK")
+        let loggedOut = try #require(try await identity.login(phone: phone, device: device).string("sessionToken"))
+        try #require(try await send("identity.commands", "logout", [:], session: loggedOut).code == "OK")
+        let questions: JSONValue = .array(
+            (1...3).map { .object(["question": .string("Q\($0)"), "answer": .string("A\($0)")]) })
+        let commands: [(String, [String: JSONValue])] = [
+            ("logout", [:]), ("sessions.list", [:]), ("sessions.revoke", ["sessionId": .string("all")]),
+            (
+                "password.change",
+                [
+                    "accountId": .string(owner.accountId), "currentPassword": .string("Sunflower-42"),
+                    "newPassword": .string("Moonflower-77"),
+                ]
+            ),
+            ("phone.change.start", ["newPhone": .string(IdentityClient.phone())]),
+            ("phone.change.complete", ["oldCode": .string("123456"), "newCode": .string("654321")]),
+            (
+                "phone.change.by_review",
+                [
+                    "newPhone": .string(IdentityClient.phone()), "newCode": .string("123456"),
+                    "handheldPhotoRef": .string("photo-1"), "statement": .string("lost"),
+                ]
+            ),
+            ("profile.update", ["displayName": .string("Mallory")]),
+            ("security_questions.set", ["currentPassword": .string("Sunflower-42"), "securityQuestions": questions]),
+            ("account.get", [:]), ("devices.list", [:]),
+        ]
+        for (type, data) in commands {
+            for (what, token) in [
+                ("no session", nil), ("a forged session", Self.forged()), ("a rotated access token", rotatedAccess),
+                ("a logged-out session", loggedOut),
+            ] as [(String, String?)] {
+                checks.expect(
+                    "\(type) with \(what)", try await send("identity.commands", type, data, session: token),
+                    "UNAUTHENTICATED")
+            }
+        }
+        // The only command naming an account: another account's session is FORBIDDEN.
+        checks.expect(
+            "password.change with another account's session",
+            try await send("identity.commands", "password.change", commands[3].1, session: stranger.sessionToken),
+            "FORBIDDEN")
+        // The rest act on the caller's own account: the stranger's session reads the stranger.
+        let read = try await send("identity.commands", "account.get", [:], session: stranger.sessionToken)
+        checks.expect("account.get with the stranger's session reads the stranger", read, "OK")
+        if read.string("accountId") != stranger.accountId { checks.failures.append("account.get read another account") }
+        // A rotated refresh token is refused (and ends its session: the refreshed token dies too).
+        checks.expect(
+            "session.refresh with a rotated refresh token",
+            try await send("identity.commands", "session.refresh", ["refreshToken": .string(rotatedRefresh)]),
+            "UNAUTHENTICATED")
+        checks.expect(
+            "account.get with the token the reused refresh replaced",
+            try await send(
+                "identity.commands", "account.get", [:], session: try #require(refreshed.string("sessionToken"))),
+            "UNAUTHENTICATED")
+        // Nothing happened to the owner: the password and phone are unchanged.
+        checks.expect("login of the owner afterwards", try await identity.login(phone: phone, device: device), "OK")
+        #expect(checks.failures.isEmpty, "\(checks.failures)")
+        ReliabilityReport.record(
+            ReliabilityRow(
+                test: "authorization: self-service", workload: "\(checks.count) checks of 11 session commands",
+                notes: "none/forged/rotated access/logged-out token → UNAUTHENTICATED; password.change for another "
+                    + "account → FORBIDDEN; the other commands act on the session's own account; a rotated refresh "
+                    + "token → UNAUTHENTICATED and ends its session; expired access tokens: "
+                    + "IdentitySelfServiceTests.anExpiredAccessTokenIsRefusedAndTheRefreshTokenRenewsIt",
+                passed: checks.failures.isEmpty))
+    }
+
     @Test func bindingAndDeregistrationCommandsNeedTheAccountsOwnSession() async throws {
         let checks = Checks()
         let fingerprint = IdentityClient.fingerprint()

@@ -39,6 +39,81 @@ struct ConcurrencyReliabilityTests {
                 passed: invalid == maxAttempts && locked == 50 - maxAttempts && right.code == "SMS_CODE_LOCKED"))
     }
 
+    @Test func fiftyParallelWrongResetCodesGetFiveTries() async throws {
+        let maxAttempts = Security.policy.sms.maxAttempts
+        let phone = IdentityClient.phone()
+        let device = IdentityClient.device()
+        _ = try await identity.register(phone: phone, device: device)
+        let started = try await identity.send(
+            "password.reset.start", ["phone": .string(phone), "device": device, "ip": IdentityClient.ip()])
+        try #require(started.code == "OK")
+        let code = try await identity.smsCode(for: phone, purpose: "password_reset")
+        let wrong = code == "000000" ? "111111" : "000000"
+        func complete(_ code: String) -> [String: JSONValue] {
+            RegistrarClient.command(
+                type: "password.reset.complete",
+                data: .object([
+                    "phone": .string(phone), "code": .string(code), "newPassword": .string("Moonflower-77"),
+                    "device": device, "ip": IdentityClient.ip(),
+                ]))
+        }
+        let answers = try await Security.burst(
+            identity.client, (0..<50).map { _ in complete(wrong) }, topic: "identity.commands")
+        let invalid = Security.count(answers, "SMS_CODE_INVALID")
+        let locked = Security.count(answers, "SMS_CODE_LOCKED")
+        let right = IdentityClient.Answer(
+            event: try await identity.client.request(complete(code), topic: "identity.commands"))
+        let passed = invalid == maxAttempts && locked == 50 - maxAttempts && right.code == "SMS_CODE_LOCKED"
+        #expect(passed, "\(invalid) invalid, \(locked) locked, then \(right.code ?? "-")")
+        ReliabilityReport.record(
+            ReliabilityRow(
+                test: "concurrency: 50 parallel wrong reset codes", workload: "50 password.reset.complete on one reset",
+                notes: "\(invalid) counted (limit sms.maxAttempts = \(maxAttempts)), \(locked) SMS_CODE_LOCKED; "
+                    + "the right code afterwards: \(right.code ?? "-")",
+                passed: passed))
+    }
+
+    @Test func twoParallelRefreshesWithOneTokenLeaveAtMostOneLiveSession() async throws {
+        let phone = IdentityClient.phone()
+        let device = IdentityClient.device()
+        let account = try await identity.register(phone: phone, device: device)
+        var failures: [String] = []
+        var outcomes: [String: Int] = [:]
+        for _ in 0..<10 {
+            let login = try await identity.login(phone: phone, device: device)
+            let refresh = try #require(login.string("refreshToken"))
+            let sessionId = try #require(login.string("sessionId"))
+            let envelopes = (0..<2).map { _ in
+                RegistrarClient.command(type: "session.refresh", data: .object(["refreshToken": .string(refresh)]))
+            }
+            let answers = try await Security.burst(identity.client, envelopes, topic: "identity.commands")
+            let codes = answers.map { $0.code ?? "-" }.sorted().joined(separator: "+")
+            outcomes[codes, default: 0] += 1
+            // Whatever the order, the session has at most one live access token: either one refresh
+            // won and the other (a reuse) ended the session, or both met the ended session.
+            let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["identity"]))
+            let live = try await pool.query(
+                "SELECT count(*)::int AS n FROM sessions WHERE id = \(sessionId)::uuid AND revoked_at IS NULL"
+            ).first?.decode("n", as: Int.self)
+            let tokens = answers.compactMap { $0.string("sessionToken") }
+            var working = 0
+            for token in tokens where try await identity.send("account.get", [:], session: token).code == "OK" {
+                working += 1
+            }
+            if working > 1 || (live ?? 0) > 1 { failures.append("\(codes): \(working) working tokens") }
+        }
+        _ = account
+        #expect(failures.isEmpty, "\(failures)")
+        ReliabilityReport.record(
+            ReliabilityRow(
+                test: "concurrency: 2 parallel refreshes, one token",
+                workload: "10 sessions, each refreshed twice at once with its refresh token",
+                notes: "outcomes: "
+                    + outcomes.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+                    + "; never more than one working access token (a second use of a token is a reuse: the session ends)",
+                passed: failures.isEmpty))
+    }
+
     @Test func fiftyParallelWrongPasswordsCountAtMostTheLimit() async throws {
         let maxFailures = Security.policy.login.maxFailures
         let phone = IdentityClient.phone()

@@ -1,6 +1,7 @@
 import Contract
 import Foundation
 import Messaging
+import Postgres
 import TestSupport
 import Testing
 
@@ -110,6 +111,81 @@ struct EnumerationReliabilityTests {
                     + "\(unknownTimes.count) for unknown phones, interleaved",
                 notes: "every reply OK with identical data; " + Self.timing(known: knownTimes, unknown: unknownTimes),
                 passed: differences.isEmpty))
+    }
+
+    @Test func passwordResetStartAnswersEveryPhoneAlike() async throws {
+        // Active, frozen and support-locked accounts' phones, and unknown phones, interleaved.
+        let perPhone = Security.policy.recovery.resetStartsPerPhonePerWindow
+        var known: [String] = []
+        for kind in ["active", "frozen", "locked"] {
+            let phone = IdentityClient.phone()
+            let fingerprint = IdentityClient.fingerprint()
+            let account = try await identity.register(
+                phone: phone, device: IdentityClient.device(fingerprint: fingerprint),
+                questions: kind == "locked" ? [("q1", "a1"), ("q2", "a2"), ("q3", "a3")] : nil)
+            switch kind {
+            case "frozen":
+                let requested = try await DeregistrationTests.request(
+                    identity.client, account.accountId, account.sessionToken, fingerprint)
+                try #require(requested.code == "OK", "\(requested.event.data)")
+                try await TestStack.eventually("frozen") {
+                    try await identity.login(phone: phone, device: IdentityClient.device(fingerprint: fingerprint))
+                        .code == "ACCOUNT_FROZEN"
+                }
+            case "locked":
+                let challenge = try #require(
+                    try await identity.login(phone: phone, device: IdentityClient.device()).string("challengeId"))
+                for _ in 0..<Security.policy.devices.maxWrongSecurityAnswers {
+                    _ = try await identity.send(
+                        "device.answer_security_questions",
+                        [
+                            "challengeId": .string(challenge),
+                            "answers": .array([.string("x"), .string("y"), .string("z")]),
+                        ])
+                }
+            default: break
+            }
+            known += Array(repeating: phone, count: perPhone - 1)
+        }
+        var knownTimes: [Double] = []
+        var unknownTimes: [Double] = []
+        var differences: [String] = []
+        var reference: JSONValue?
+        for phone in known {
+            for candidate in [phone, IdentityClient.phone()] {
+                let envelope = RegistrarClient.command(
+                    type: "password.reset.start",
+                    data: .object([
+                        "phone": .string(candidate), "device": IdentityClient.device(), "ip": IdentityClient.ip(),
+                    ]))
+                let (answer, time) = try await Security.timed(identity.client, envelope, topic: "identity.commands")
+                if candidate == phone { knownTimes.append(time) } else { unknownTimes.append(time) }
+                let shape = Self.shape(answer)
+                if reference == nil { reference = shape }
+                if shape != reference || answer.code != "OK" {
+                    differences.append("\(candidate == phone ? "known" : "unknown"): \(shape)")
+                }
+            }
+        }
+        // Only the active account's phone was sent codes.
+        _ = try await identity.smsCode(for: known[0], purpose: "password_reset")
+        let pool = PostgresPool(configuration: TestStack.postgres(searchPath: ["identity"]))
+        let sentTo = try await pool.query(
+            """
+            SELECT count(DISTINCT phone)::int AS n FROM password_resets
+            WHERE phone = ANY(\(Array(Set(known)))::text[]) AND account_id IS NOT NULL
+            """
+        ).first?.decode("n", as: Int.self)
+        #expect(sentTo == 1)
+        #expect(differences.isEmpty, "\(differences)")
+        ReliabilityReport.record(
+            ReliabilityRow(
+                test: "enumeration: password.reset.start",
+                workload: "\(knownTimes.count) starts for active, frozen and support-locked accounts' phones, "
+                    + "\(unknownTimes.count) for unknown phones, interleaved",
+                notes: "every reply OK with identical data; a code went to the active account only; "
+                    + Self.timing(known: knownTimes, unknown: unknownTimes),
+                passed: differences.isEmpty && sentTo == 1))
     }
 
     @Test func registrationStartTellsAPhoneInUseAsTheContractRequires() async throws {
