@@ -94,6 +94,28 @@ enum Seed {
             ], extra: [print, fingerprint])
     }
 
+    /// Two identity sessions of each seeded identity account `range`: one read with access token
+    /// `bench-identity-i` (`account.get`), one refreshed from refresh token `bench-refresh-i`
+    /// (`session.refresh`; each refresh replaces it, so the workload keeps the new one).
+    static func identitySessions(_ db: PostgresConnection, _ range: ClosedRange<Int>) async throws {
+        try await run(
+            db, range, kind: "b000",
+            [
+                """
+                INSERT INTO identity.sessions (id, token_hash, refresh_hash, account_id, device_id, platform, created_at,
+                                               last_used_at, expires_at, refresh_expires_at)
+                SELECT ('00000000-0000-4000-' || s.tag || '-' || lpad(to_hex(i), 12, '0'))::uuid,
+                       sha256(convert_to(s.access || i, 'UTF8')), sha256(convert_to(s.refresh || i, 'UTF8')),
+                       \(sqlID), ('00000000-0000-4000-d000-' || lpad(to_hex(i), 12, '0'))::uuid, 'android', now(),
+                       now(), now() + interval '1 day', now() + interval '30 days'
+                FROM generate_series($1::int, $2::int) i,
+                     (VALUES ('a100', 'bench-identity-', 'bench-unused-'),
+                             ('a200', 'bench-unused-access-', 'bench-refresh-')) AS s (tag, access, refresh)
+                ON CONFLICT DO NOTHING
+                """
+            ])
+    }
+
     /// Sessions (token `bench-<service>-i`) for accounts `from...to` in the `sessions` read model of
     /// `schema`, and, for deregistration, its `accounts` read model.
     static func sessions(_ db: PostgresConnection, schema: String, _ range: ClosedRange<Int>) async throws {

@@ -109,6 +109,7 @@ struct Suite {
         try await timed("identity 10k") {
             try await Seed.identity(seedDB, 1...counts.login, devices: 1...counts.login, passwordHash: passwordHash)
         }
+        try await timed("identity sessions") { try await Seed.identitySessions(seedDB, 1...counts.login) }
         try await timed("binding sessions") { try await Seed.sessions(seedDB, schema: "binding", 1...counts.binding) }
         try await timed("deregistration accounts") {
             try await Seed.sessions(seedDB, schema: "deregistration", 1...counts.deregistration)
@@ -199,6 +200,10 @@ struct Suite {
                 "deregistration.request", service: "deregistration", concurrency: 128,
                 operation: workloads.deregister, fixed: false)
             let login = await measure("login", service: "identity", concurrency: 16, operation: workloads.login)
+            _ = await measure("session.refresh", service: "identity", concurrency: 128, operation: workloads.refresh)
+            _ = await measure("account.get", service: "identity", concurrency: 128, operation: workloads.accountGet)
+            _ = await measure(
+                "password.reset.start", service: "identity", concurrency: 128, operation: workloads.resetStart)
             let registration = await measure(
                 "registration (full flow)", service: "identity", concurrency: 16, operation: workloads.register)
             _ = await measure(

@@ -21,6 +21,10 @@ final class Workloads: Sendable {
     /// A random base so that phones of registration flows differ between runs.
     let phoneBase = Int.random(in: 0..<50_000_000)
     let registrations = Atomic<Int>(0)
+    /// The refresh tokens `session.refresh` presents next (each is used once and replaced).
+    let refreshTokens: Mutex<[String]>
+    /// Next phone of `password.reset.start`.
+    let resets = Atomic<Int>(0)
 
     /// Workloads over the given numbers of seeded accounts.
     init(
@@ -34,6 +38,7 @@ final class Workloads: Sendable {
         self.loginAccounts = loginAccounts
         self.bindingSessions = bindingSessions
         self.deregistrationAccounts = deregistrationAccounts
+        refreshTokens = Mutex((1...loginAccounts).map { "bench-refresh-\($0)" })
     }
 
     /// The reply says `status: ok`.
@@ -107,6 +112,39 @@ final class Workloads: Sendable {
                 "phone": .string(phone), "password": .string(Self.password),
                 "device": Self.device(Seed.fingerprint), "ip": Self.ip(i),
             ],
+            topic: topics.commands(.identity), key: phone)
+        return Self.ok(reply)
+    }
+
+    /// `session.refresh` with a refresh token no other operation holds; the new one goes back.
+    func refresh(_: Int) async -> Bool {
+        guard let token = refreshTokens.withLock({ $0.popLast() }) else { return false }
+        let reply = await caller.command(
+            "session.refresh", ["refreshToken": .string(token)], topic: topics.commands(.identity), key: token)
+        guard Self.ok(reply), let next = reply?.data["result"]?["refreshToken"]?.stringValue else { return false }
+        refreshTokens.withLock { $0.insert(next, at: 0) }
+        return true
+    }
+
+    /// `account.get` of a random seeded account (a read through identity's session).
+    func accountGet(_: Int) async -> Bool {
+        let i = Int.random(in: 1...loginAccounts)
+        let reply = await caller.command(
+            "account.get", [:], topic: topics.commands(.identity), key: Seed.id("b000", i),
+            session: Seed.token("identity", i))
+        return Self.ok(reply)
+    }
+
+    /// `password.reset.start` for a phone no account holds, from a new device and IP each time: the
+    /// same work as for an account's phone (the answer and every count are alike by design) but the
+    /// SMS, so the global SMS budget (`sms.globalSendsPerWindow`) does not cap the measurement.
+    func resetStart(_: Int) async -> Bool {
+        let n = resets.add(1, ordering: .relaxed).newValue
+        let phone = "+86136" + String(format: "%08d", (phoneBase + n) % 100_000_000)
+        let seed = UUID().uuidString
+        let fingerprint = Dictionary(uniqueKeysWithValues: Seed.fingerprint.map { ($0.key, "\($0.key)-\(seed)") })
+        let reply = await caller.command(
+            "password.reset.start", ["phone": .string(phone), "device": Self.device(fingerprint), "ip": Self.ip(n)],
             topic: topics.commands(.identity), key: phone)
         return Self.ok(reply)
     }

@@ -51,6 +51,42 @@ struct SecretsReliabilityTests {
                 client, "deregistration.revoke", ["phone": .string(phone), "code": .string(revokeCode)])
             #expect(revoked.code == "OK")
 
+            // Self-service (issue 16) on a second account: refresh tokens, a password reset, a phone change.
+            let selfPhone = IdentityClient.phone()
+            let selfDevice = IdentityClient.device()
+            _ = try await identity.register(phone: selfPhone, device: selfDevice)
+            let selfLogin = try await identity.login(phone: selfPhone, device: selfDevice)
+            let firstRefresh = try #require(selfLogin.string("refreshToken"))
+            let refreshed = try await identity.send("session.refresh", ["refreshToken": .string(firstRefresh)])
+            let secondRefresh = try #require(refreshed.string("refreshToken"))
+            let selfToken = try #require(refreshed.string("sessionToken"))
+            let newPhone = IdentityClient.phone()
+            #expect(
+                try await identity.send("phone.change.start", ["newPhone": .string(newPhone)], session: selfToken).code
+                    == "OK")
+            let oldCode = try await identity.smsCode(for: selfPhone, purpose: "phone_change_old")
+            let newCode = try await identity.smsCode(for: newPhone, purpose: "phone_change_new")
+            #expect(
+                try await identity.send(
+                    "phone.change.complete", ["oldCode": .string(oldCode), "newCode": .string(newCode)],
+                    session: selfToken
+                ).code == "OK")
+            #expect(
+                try await identity.send(
+                    "password.reset.start",
+                    ["phone": .string(newPhone), "device": selfDevice, "ip": IdentityClient.ip()]
+                ).code == "OK")
+            let resetCode = try await identity.smsCode(for: newPhone, purpose: "password_reset")
+            let newPassword = "Reset-\(UUID().uuidString.prefix(8))"
+            #expect(
+                try await identity.send(
+                    "password.reset.complete",
+                    [
+                        "phone": .string(newPhone), "code": .string(resetCode), "newPassword": .string(newPassword),
+                        "device": selfDevice, "ip": IdentityClient.ip(),
+                    ]
+                ).code == "OK")
+
             // Wait until every outbox is sent (SMS and sealed replies are blanked once confirmed).
             let pools = RegistrarService.allCases.map { instance.pool($0) }
             try await TestStack.eventually("every outbox sent") {
@@ -81,6 +117,24 @@ struct SecretsReliabilityTests {
                 (
                     "session token", account.sessionToken,
                     Allowed(topics: ["registrar.replies", "identity.commands", "deregistration.commands"])
+                ),
+                ("refresh token", firstRefresh, Allowed(topics: ["registrar.replies", "identity.commands"])),
+                ("rotated-to refresh token", secondRefresh, Allowed(topics: ["registrar.replies"])),
+                ("reset password", newPassword, Allowed(topics: ["identity.commands"])),
+                ("reset code", "\"\(resetCode)\"", Allowed(topics: ["identity.commands", "notifications.sms"])),
+                ("old-number code", "\"\(oldCode)\"", Allowed(topics: ["identity.commands", "notifications.sms"])),
+                ("new-number code", "\"\(newCode)\"", Allowed(topics: ["identity.commands", "notifications.sms"])),
+                (
+                    "changed-from phone", selfPhone,
+                    Allowed(
+                        topics: ["identity.commands", "notifications.sms"],
+                        tables: ["identity.registrations", "identity.phone_blocks"])
+                ),
+                (
+                    "changed-to phone", newPhone,
+                    Allowed(
+                        topics: ["identity.commands", "notifications.sms"],
+                        tables: ["identity.accounts", "identity.phone_changes", "identity.password_resets"])
                 ),
             ]
             var findings: [String] = []
@@ -144,12 +198,16 @@ struct SecretsReliabilityTests {
                 ReliabilityRow(
                     test: "secrets: dump, logs, topics after a full account life",
                     workload: "register, bank card + ID verification, login, deregistration request, revoke code, "
-                        + "revoke; \(sections.count) tables, \(logs.count) logs, \(messages) messages on "
+                        + "revoke; a second account refreshes its session, changes its phone, resets its password; "
+                        + "\(sections.count) tables, \(logs.count) logs, \(messages) messages on "
                         + "\(topics.count) topics scanned",
-                    notes: "\(secrets.count) secrets (phone, password, SMS and revoke codes, card, ID, session token); "
+                    notes:
+                        "\(secrets.count) secrets (phones, passwords, SMS, revoke, reset and phone-change codes, card, ID, "
+                        + "session and refresh tokens); "
                         + "allowed: command topics (what clients send, incl. sessiontoken), notifications.sms "
-                        + "(phone+code), registrar.replies (session token), "
-                        + "dead letters (originals), identity.accounts/registrations/phone_blocks (phone); "
+                        + "(phone+code), registrar.replies (session and refresh tokens), "
+                        + "dead letters (originals), identity.accounts/registrations/phone_blocks/phone_changes/"
+                        + "password_resets (phone); "
                         + "\(findings.count) findings elsewhere",
                     passed: seen && findings.isEmpty))
         }

@@ -78,6 +78,48 @@ struct CLITests {
         #expect(wrong.out.isEmpty)
     }
 
+    @Test func selfServiceVerbsReadRefreshResetAndSignOut() throws {
+        let phone = IdentityClient.phone()
+        let device = "cli-self-\(UUID().uuidString)"
+        let registered = try Self.registrar([
+            "register", "--phone", phone, "--device-id", device, "--password", "Sunflower-42", "--name", "Self",
+        ])
+        #expect(registered.status == 0, "\(registered.err)")
+        let login = try Self.registrar(["login", "--phone", phone, "--device-id", device, "--password", "Sunflower-42"])
+        func value(_ run: Run, _ key: String) -> String? {
+            run.lines.first { $0.hasPrefix(key + ": ") }.map { String($0.dropFirst(key.count + 2)) }
+        }
+        let token = try #require(value(login, "sessionToken"))
+        let refresh = try #require(value(login, "refreshToken"))
+
+        let shown = try Self.registrar(["account", "show", "--session", token])
+        #expect(shown.status == 0, "\(shown.err)")
+        #expect(
+            shown.out.contains("\"status\" : \"active\"") && shown.out.contains("\"deviceCount\" : 1"), "\(shown.out)")
+        let devices = try Self.registrar(["account", "devices", "--session", token])
+        #expect(devices.status == 0 && devices.out.contains("\"current\" : true"), "\(devices.out)\(devices.err)")
+
+        let refreshed = try Self.registrar(["session", "refresh", "--refresh-token", refresh, "--json"])
+        #expect(refreshed.status == 0, "\(refreshed.err)")
+        let reply = try JSONDecoder().decode(CloudEvent.self, from: Data(refreshed.out.utf8))
+        let newToken = try #require(reply.data["result"]?["sessionToken"]?.stringValue)
+        let old = try Self.registrar(["account", "show", "--session", token])
+        #expect(old.status == 1 && old.err.contains("UNAUTHENTICATED"), "\(old.err)")
+
+        let reset = try Self.registrar([
+            "password", "reset", "--phone", phone, "--device-id", device, "--new-password", "Moonflower-77",
+        ])
+        #expect(reset.status == 0, "\(reset.out)\(reset.err)")
+        let signedOut = try Self.registrar(["session", "list", "--session", newToken])
+        #expect(signedOut.status == 1 && signedOut.err.contains("UNAUTHENTICATED"), "\(signedOut.err)")
+        let again = try Self.registrar([
+            "login", "--phone", phone, "--device-id", device, "--password", "Moonflower-77",
+        ])
+        #expect(again.status == 0, "\(again.err)")
+        let logout = try Self.registrar(["session", "logout", "--session", try #require(value(again, "sessionToken"))])
+        #expect(logout.status == 0, "\(logout.err)")
+    }
+
     @Test func aRejectedCommandIsOneLineWithItsCode() throws {
         let run = try Self.registrar(["send", "identity.commands", "no.such.command"])
         #expect(run.status == 1)
