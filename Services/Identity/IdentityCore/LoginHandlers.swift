@@ -48,9 +48,7 @@ enum LoginHandlers {
             try unbind(session, command, &effects, context)
         }
         router.command("desktop.scan_ticket.issue", EmptyPayload.self, sensitive: true) { session, command, _ in
-            guard let caller = try authenticate(session, command.envelope, now: command.receivedAt) else {
-                return .rejected(.unauthenticated, "a valid session token is required")
-            }
+            let caller = try signedIn(session, command.envelope, now: command.receivedAt)
             guard caller.platform.isMobile else {
                 return .rejected(.forbidden, "only a signed-in mobile device can issue scan tickets")
             }
@@ -67,6 +65,17 @@ enum LoginHandlers {
     {
         guard let token = envelope.sessiontoken, !token.isEmpty else { return nil }
         return try SessionStore.authenticate(session, tokenHash: SecretCodes.tokenHash(token), now: now)
+    }
+
+    /// The caller of a session command; no live session refuses the command `UNAUTHENTICATED`
+    /// (before it wrote anything).
+    static func signedIn(_ session: borrowing PostgresSession, _ envelope: IncomingEnvelope, now: Date) throws
+        -> SessionInfo
+    {
+        guard let caller = try authenticate(session, envelope, now: now) else {
+            throw Refusal(.rejected(.unauthenticated, "a valid session token is required"))
+        }
+        return caller
     }
 
     // MARK: login
@@ -299,9 +308,7 @@ enum LoginHandlers {
         _ context: IdentityContext
     ) throws -> Reply {
         let now = command.receivedAt
-        guard let caller = try authenticate(session, command.envelope, now: now) else {
-            return .rejected(.unauthenticated, "a valid session token is required")
-        }
+        let caller = try signedIn(session, command.envelope, now: now)
         guard let device = try LoginStore.boundDevice(session, id: command.data.deviceId) else {
             return .rejected(.deviceNotFound, "no bound device with that id")
         }

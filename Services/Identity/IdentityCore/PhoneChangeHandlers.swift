@@ -48,9 +48,7 @@ enum PhoneChangeHandlers {
     ) throws -> Reply {
         let now = command.receivedAt
         let policy = context.policy
-        guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: now) else {
-            return .rejected(.unauthenticated, "a valid session token is required")
-        }
+        let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
         guard let newPhone = PhoneNumber.parse(command.data.newPhone) else {
             return .rejected(.invalidPhone, "the phone number is not a valid E.164 number")
         }
@@ -94,9 +92,7 @@ enum PhoneChangeHandlers {
         _ effects: inout MessageEffects, _ context: IdentityContext
     ) throws -> Reply {
         let now = command.receivedAt
-        guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: now) else {
-            return .rejected(.unauthenticated, "a valid session token is required")
-        }
+        let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
         guard let change = try AccountStore.phoneChange(session, accountID: caller.accountID) else {
             return .rejected(.phoneChangeNotFound, "no phone change is open; start one first")
         }
@@ -174,9 +170,7 @@ enum PhoneChangeHandlers {
     ) throws -> Reply {
         let data = command.data
         let now = command.receivedAt
-        guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: now) else {
-            return .rejected(.unauthenticated, "a valid session token is required")
-        }
+        let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
         guard ProfileRules.avatarRefIsValid(data.handheldPhotoRef) else {
             throw MalformedMessage.invalid(field: "data.handheldPhotoRef")
         }

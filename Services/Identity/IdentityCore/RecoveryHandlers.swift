@@ -69,12 +69,7 @@ enum RecoveryHandlers {
         let data = command.data
         let now = command.receivedAt
         let policy = context.policy
-        guard DeviceRules.isUsable(data.device.fingerprint, policy: policy.devices) else {
-            throw MalformedMessage.invalid(field: "data.device.fingerprint")
-        }
-        guard data.ip.address.count <= policy.registration.maxIPAddressLength else {
-            throw MalformedMessage.invalid(field: "data.ip.address")
-        }
+        try RegistrationHandlers.checkClientFacts(data.device, data.ip, policy: policy)
         guard let phone = PhoneNumber.parse(data.phone) else {
             return .rejected(.invalidPhone, "the phone number is not a valid E.164 number")
         }
@@ -182,9 +177,7 @@ enum RecoveryHandlers {
     ) throws -> Reply {
         let now = command.receivedAt
         let policy = context.policy
-        guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: now) else {
-            return .rejected(.unauthenticated, "a valid session token is required")
-        }
+        let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
         guard caller.accountID == command.data.accountId.lowercased() else {
             return .rejected(.forbidden, "a session may change only its own account's password")
         }
@@ -215,9 +208,7 @@ enum RecoveryHandlers {
         _ effects: inout MessageEffects, _ context: IdentityContext
     ) throws -> Reply {
         let now = command.receivedAt
-        guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: now) else {
-            return .rejected(.unauthenticated, "a valid session token is required")
-        }
+        let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
         let questions = command.data.securityQuestions
         guard ProfileRules.securityQuestionsAreValid(questions.map { ($0.question, $0.answer) }) else {
             throw MalformedMessage.invalid(field: "data.securityQuestions")

@@ -128,6 +128,17 @@ enum RegistrationHandlers {
 
     // MARK: start
 
+    /// `MALFORMED` for a fingerprint too thin to recognise the device by, or an IP address longer
+    /// than any real one (both are indexed); registration and password-reset starts share it.
+    static func checkClientFacts(_ device: DeviceInfo, _ ip: IPInfo, policy: Policy) throws {
+        guard DeviceRules.isUsable(device.fingerprint, policy: policy.devices) else {
+            throw MalformedMessage.invalid(field: "data.device.fingerprint")
+        }
+        guard ip.address.count <= policy.registration.maxIPAddressLength else {
+            throw MalformedMessage.invalid(field: "data.ip.address")
+        }
+    }
+
     static func start(
         _ session: borrowing PostgresSession, _ command: Command<StartRegistration>, _ effects: inout MessageEffects,
         _ context: IdentityContext
@@ -135,12 +146,7 @@ enum RegistrationHandlers {
         let data = command.data
         let now = command.receivedAt
         let policy = context.policy
-        guard DeviceRules.isUsable(data.device.fingerprint, policy: policy.devices) else {
-            throw MalformedMessage.invalid(field: "data.device.fingerprint")
-        }
-        guard data.ip.address.count <= policy.registration.maxIPAddressLength else {
-            throw MalformedMessage.invalid(field: "data.ip.address")
-        }
+        try checkClientFacts(data.device, data.ip, policy: policy)
         let ticketValid = try data.scanTicket.map { try ScanTickets.isValid(session, ticket: $0, now: now) } ?? false
         if let refusal = DeviceRules.entryCheck(
             device: data.device, hasValidScanTicket: ticketValid, policy: policy.registration)

@@ -14,9 +14,7 @@ struct UpdateProfile: Decodable, Sendable {
 enum SelfServiceHandlers {
     static func register(_ router: inout Router, _ context: IdentityContext) {
         router.command("profile.update", UpdateProfile.self) { session, command, _ in
-            guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: command.receivedAt) else {
-                return .rejected(.unauthenticated, "a valid session token is required")
-            }
+            let caller = try LoginHandlers.signedIn(session, command.envelope, now: command.receivedAt)
             let data = command.data
             guard data.displayName != nil || data.avatarRef != nil else {
                 throw MalformedMessage.invalid(field: "data.displayName")
@@ -36,15 +34,11 @@ enum SelfServiceHandlers {
         }
         router.command("account.get", EmptyPayload.self) { session, command, _ in
             let now = command.receivedAt
-            guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: now) else {
-                return .rejected(.unauthenticated, "a valid session token is required")
-            }
+            let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
             return try .ok(AccountStore.view(session, accountID: caller.accountID, now: now))
         }
         router.command("devices.list", EmptyPayload.self) { session, command, _ in
-            guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: command.receivedAt) else {
-                return .rejected(.unauthenticated, "a valid session token is required")
-            }
+            let caller = try LoginHandlers.signedIn(session, command.envelope, now: command.receivedAt)
             return try .ok(
                 ["devices": try AccountStore.devices(session, accountID: caller.accountID, current: caller.deviceID)])
         }

@@ -21,9 +21,7 @@ enum SessionHandlers {
             try refresh(session, command, &effects, context)
         }
         router.command("logout", EmptyPayload.self) { session, command, effects in
-            guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: command.receivedAt) else {
-                return .rejected(.unauthenticated, "a valid session token is required")
-            }
+            let caller = try LoginHandlers.signedIn(session, command.envelope, now: command.receivedAt)
             try SessionStore.revoke(
                 session, accountID: caller.accountID, .session(caller.id), reason: "logout", now: command.receivedAt,
                 effects: &effects)
@@ -31,9 +29,7 @@ enum SessionHandlers {
         }
         router.command("sessions.list", EmptyPayload.self) { session, command, _ in
             let now = command.receivedAt
-            guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: now) else {
-                return .rejected(.unauthenticated, "a valid session token is required")
-            }
+            let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
             return try .ok(
                 ["sessions": try SessionStore.list(session, accountID: caller.accountID, current: caller.id, now: now)])
         }
@@ -77,9 +73,7 @@ enum SessionHandlers {
         _ session: borrowing PostgresSession, _ command: Command<RevokeSessions>, _ effects: inout MessageEffects
     ) throws -> Reply {
         let now = command.receivedAt
-        guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: now) else {
-            return .rejected(.unauthenticated, "a valid session token is required")
-        }
+        let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
         guard let target = SessionRules.revocation(command.data.sessionId) else {
             throw MalformedMessage.invalid(field: "data.sessionId")
         }

@@ -43,9 +43,7 @@ enum VerificationHandlers {
         _ context: IdentityContext
     ) throws -> Reply {
         let started = ContinuousClock.now
-        guard let caller = try LoginHandlers.authenticate(session, command.envelope, now: command.receivedAt) else {
-            return .rejected(.unauthenticated, "a valid session token is required")
-        }
+        let caller = try LoginHandlers.signedIn(session, command.envelope, now: command.receivedAt)
         if let accountId = command.data.accountId, accountId.lowercased() != caller.accountID {
             return .rejected(.forbidden, "the session belongs to another account")
         }
