@@ -3,26 +3,7 @@ import Contract
 import Foundation
 import Messaging
 
-/// The flags of a command that acts as a signed-in user.
-struct SessionOptions: ParsableArguments {
-    @Option(help: "The session (access) token, as `registrar login` printed it (default: REGISTRAR_SESSION).")
-    var session: String?
-
-    @Option(help: "Seconds to wait for the reply (and for SMS codes).")
-    var timeout: Int = 30
-
-    @Flag(help: "Print the reply event as JSON.")
-    var json = false
-
-    @OptionGroup var connection: ConnectionOptions
-
-    func token() throws -> String {
-        guard let token = session ?? ProcessInfo.processInfo.environment["REGISTRAR_SESSION"], !token.isEmpty else {
-            throw ValidationError("pass --session TOKEN (or set REGISTRAR_SESSION)")
-        }
-        return token
-    }
-
+extension SessionOptions {
     /// Sends `type` to identity.commands (with the session unless `signedIn` is false), prints the
     /// reply (its result as indented JSON, or the whole event with --json); a rejection is one line
     /// and exit 1.

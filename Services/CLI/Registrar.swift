@@ -17,7 +17,9 @@ struct Registrar: AsyncParsableCommand {
         abstract: "Operate and try out a Registrar stack.",
         subcommands: [
             Migrate.self, Topics.self, Ping.self, Send.self, PolicyCommand.self, OperatorCommand.self,
-            ReviewCommand.self, Register.self, Login.self, Tail.self, DeadLetterCommand.self,
+            ReviewCommand.self, Register.self, Login.self, EntitlementsCommand.self, EnterpriseCommand.self,
+            BindingsCommand.self, MigrationStatusCommand.self, DeregistrationStatusCommand.self, Tail.self,
+            DeadLetterCommand.self,
             // Issue 16: self-service.
             AccountCommand.self, PasswordCommand.self, SessionCommand.self, PhoneCommand.self,
         ])

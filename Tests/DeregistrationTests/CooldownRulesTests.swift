@@ -45,4 +45,26 @@ import Testing
             CooldownRules.finalization(at: now, policy: custom)
                 == Finalization(deregisteredAt: now, phoneBlockedUntil: now + 7200, contactsRetainedUntil: now + 300))
     }
+
+    @Test func theStatusFollowsTheLatestRequest() {
+        let ends = CooldownRules.end(requestedAt: now, policy: policy)
+        #expect(CooldownRules.status(of: nil, now: now) == .none)
+        let cooling = RequestSummary(state: .cooling, requestedAt: now, cooldownEndsAt: ends, closedAt: nil)
+        #expect(
+            CooldownRules.status(of: cooling, now: now + day)
+                == .coolingDown(requestedAt: now, cooldownEndsAt: ends, revocable: true))
+        // At the end, until the finalizer closes it: still cooling, no longer revocable.
+        #expect(
+            CooldownRules.status(of: cooling, now: ends)
+                == .coolingDown(requestedAt: now, cooldownEndsAt: ends, revocable: false))
+        let revoked = RequestSummary(state: .revoked, requestedAt: now, cooldownEndsAt: ends, closedAt: now + 3 * day)
+        #expect(
+            CooldownRules.status(of: revoked, now: ends + day) == .revoked(requestedAt: now, revokedAt: now + 3 * day))
+        let finalized = RequestSummary(state: .finalized, requestedAt: now, cooldownEndsAt: ends, closedAt: ends + 1)
+        #expect(
+            CooldownRules.status(of: finalized, now: ends + day) == .done(requestedAt: now, deregisteredAt: ends + 1))
+        var unclosed = finalized
+        unclosed.closedAt = nil
+        #expect(CooldownRules.status(of: unclosed, now: ends + day) == .done(requestedAt: now, deregisteredAt: ends))
+    }
 }

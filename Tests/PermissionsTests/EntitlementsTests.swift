@@ -96,4 +96,95 @@ import Testing
         let utc = Entitlements.dayNumber(evening, timezone: "UTC", policy: policy)
         #expect(shanghai == utc + 1)
     }
+
+    @Test func theNextStageBeginsWhereTheStageChanges() {
+        let young = state(ageDays: 1)
+        let two = young.registeredAt.addingTimeInterval(8 * day)
+        #expect(Entitlements.nextStageAt(young, now: now, policy: policy) == two)
+        #expect(Entitlements.stage(young, now: two - 0.001, policy: policy) == 1)
+        #expect(Entitlements.stage(young, now: two, policy: policy) == 2)
+        let middle = state(ageDays: 10)
+        let three = middle.registeredAt.addingTimeInterval(31 * day)
+        #expect(Entitlements.nextStageAt(middle, now: now, policy: policy) == three)
+        #expect(Entitlements.stage(middle, now: three, policy: policy) == 3)
+        #expect(Entitlements.nextStageAt(state(ageDays: 31), now: now, policy: policy) == nil)
+    }
+
+    @Test func aDayStartsWhereTheDayNumberChanges() {
+        var short = policy
+        short.dayLength = .seconds(1)
+        // New York crosses a DST change on 2026-11-01; Kathmandu has a quarter-hour offset.
+        for zone in ["Asia/Shanghai", "UTC", "America/New_York", "Asia/Kathmandu", "No/Such_Zone"] {
+            for moment in [now, Date(timeIntervalSince1970: 1_793_505_600), Date(timeIntervalSince1970: 1_793_530_000)]
+            {
+                for days in [policy, short] {
+                    let today = Entitlements.dayNumber(moment, timezone: zone, policy: days)
+                    let next = Entitlements.dayStart(today + 1, timezone: zone, policy: days)
+                    #expect(next > moment)
+                    #expect(Entitlements.dayNumber(next, timezone: zone, policy: days) == today + 1)
+                    #expect(Entitlements.dayNumber(next - 0.001, timezone: zone, policy: days) == today)
+                }
+            }
+        }
+    }
+
+    @Test func todaysQuotaUseIsAppliedToTheDecision() {
+        let add = decide(.contactExternalAdd, state(ageDays: 10))
+        let oneLeft = Entitlements.withQuota(add, usedToday: 49)
+        #expect(oneLeft.allowed && oneLeft.limits == ["maxExternalContactsPerDay": 50, "remainingToday": 1])
+        let spent = Entitlements.withQuota(add, usedToday: 50)
+        #expect(!spent.allowed && spent.reason == "quota" && spent.limits["remainingToday"] == 0)
+        #expect(Entitlements.withQuota(add, usedToday: 70).limits["remainingToday"] == 0)
+        // No quota, or denied anyway: unchanged.
+        let chat = decide(.chatInternal, state(ageDays: 10))
+        #expect(Entitlements.withQuota(chat, usedToday: 1000) == chat)
+        let early = decide(.contactExternalAdd, state(ageDays: 1))
+        #expect(Entitlements.withQuota(early, usedToday: 1000) == early)
+    }
+
+    @Test func theOverviewDecidesEveryActionAsACheckWould() {
+        let account = state(ageDays: 10)
+        let fresh = Entitlements.overview(
+            account, scope: .init(), timezone: "Asia/Shanghai", usedToday: [:], now: now, policy: policy)
+        #expect(fresh.stage == 2)
+        #expect(fresh.nextStageAt == account.registeredAt.addingTimeInterval(31 * day))
+        #expect(fresh.tier == .bankCard && fresh.tierInForce)
+        #expect(fresh.actions.count == Action.allCases.count)
+        let granted = Entitlements.grants(account, scope: .init(), now: now, policy: policy)
+        for (action, decision) in fresh.actions {
+            #expect(decision.allowed == granted.contains(action.rawValue), "\(action)")
+            #expect(
+                decision.reason
+                    == Entitlements.inPrinciple(action, state: account, scope: .init(), now: now, policy: policy).reason
+            )
+        }
+        let resets = Entitlements.dayStart(
+            Entitlements.dayNumber(now, timezone: "Asia/Shanghai", policy: policy) + 1, timezone: "Asia/Shanghai",
+            policy: policy)
+        #expect(
+            fresh.quotas == [
+                "contact.external.add": QuotaStatus(used: 0, limit: 50, remaining: 50, resetsAt: resets),
+                "payment.transfer": QuotaStatus(used: 0, limit: 5000, remaining: 5000, resetsAt: resets),
+            ])
+
+        // Today's payments used up: payment is refused for the quota until the day ends.
+        let paid = Entitlements.overview(
+            account, scope: .init(), timezone: "Asia/Shanghai", usedToday: ["payment.transfer": 5000], now: now,
+            policy: policy)
+        #expect(paid.actions[.paymentTransfer]?.reason == "quota")
+        #expect(paid.quotas["payment.transfer"]?.remaining == 0)
+        #expect(paid.actions[.contactExternalAdd]?.limits["remainingToday"] == 50)
+
+        // Stage 3 with an ID card: no caps, no quotas, no next stage; a lapsed tier leaves chat only.
+        let veteran = Entitlements.overview(
+            state(ageDays: 40, tier: .idCard), scope: .init(), timezone: "UTC", usedToday: [:], now: now,
+            policy: policy)
+        #expect(veteran.stage == 3 && veteran.nextStageAt == nil && veteran.quotas.isEmpty)
+        var lapsed = state(ageDays: 40, tier: .none)
+        lapsed.tierExpiresAt = now.addingTimeInterval(-1)
+        let expired = Entitlements.overview(
+            lapsed, scope: .init(), timezone: "UTC", usedToday: [:], now: now, policy: policy)
+        #expect(!expired.tierInForce && expired.tierExpiresAt == lapsed.tierExpiresAt)
+        #expect(expired.actions.filter { $0.value.allowed }.map(\.key) == [.chatInternal])
+    }
 }

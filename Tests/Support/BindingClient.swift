@@ -89,14 +89,19 @@ public struct BindingClient: Sendable {
     /// for private instances, where identity does not run.
     public func openSession() async throws -> (accountId: String, sessionToken: String) {
         let accountId = UUID().uuidString.lowercased()
-        let token = Sodium.randomBytes(32).hexString
-        try await publish(
-            .identity, "session.opened", accountId: accountId,
-            data: [
-                "platform": .string("android"), "tokenHash": .string(SessionDirectory.tokenHash(token).hexString),
-                "expiresAt": .string(CloudEvent.timestamp(Date().addingTimeInterval(86_400))),
-            ])
-        return (accountId, token)
+        return (accountId, try await SessionStandIn.open(for: accountId, client: client))
+    }
+
+    /// `bindings.list` with the session (naming `accountId` when given).
+    public func list(session: String, accountId: String? = nil) async throws -> IdentityClient.Answer {
+        try await sendAuthenticated(
+            "bindings.list", accountId.map { ["accountId": .string($0)] } ?? [:], session: session)
+    }
+
+    /// `migration.get` with the session (naming `accountId` when given).
+    public func latestPlan(session: String, accountId: String? = nil) async throws -> IdentityClient.Answer {
+        try await sendAuthenticated(
+            "migration.get", accountId.map { ["accountId": .string($0)] } ?? [:], session: session)
     }
 
     /// Events of `type` on `binding.events` about `subject`, read from the beginning for `window`.

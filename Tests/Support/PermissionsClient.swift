@@ -102,6 +102,30 @@ public struct PermissionsClient: Sendable {
         }
     }
 
+    /// A live session for `accountId`, valid `validity` seconds, announced as identity would (for
+    /// private instances).
+    public func openSession(_ accountId: String, validity: TimeInterval = 86_400) async throws -> String {
+        try await SessionStandIn.open(for: accountId, client: client, validity: validity)
+    }
+
+    /// `entitlements.get` with the session (naming `accountId` when given), sent again while the
+    /// session has not reached permissions yet.
+    public func entitlements(session: String, accountId: String? = nil) async throws -> IdentityClient.Answer {
+        try await TestStack.retrying {
+            try await send("entitlements.get", accountId.map { ["accountId": .string($0)] } ?? [:], session: session)
+        }
+    }
+
+    /// One page of `enterprise.members.list` with the session.
+    public func members(_ enterpriseId: String, session: String, after: String? = nil, limit: Int? = nil)
+        async throws -> IdentityClient.Answer
+    {
+        var data: [String: JSONValue] = ["enterpriseId": .string(enterpriseId)]
+        if let after { data["after"] = .string(after) }
+        if let limit { data["limit"] = .int(Int64(limit)) }
+        return try await TestStack.retrying { try await send("enterprise.members.list", data, session: session) }
+    }
+
     /// A day (86,400 s) in seconds.
     public static let day: TimeInterval = 86_400
 }

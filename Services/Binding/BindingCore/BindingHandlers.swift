@@ -181,14 +181,16 @@ enum BindingHandlers {
     }
 
     /// The caller's account id (lowercase), which must be `accountID`: `UNAUTHENTICATED` without a
-    /// live session, `FORBIDDEN` for another account's session.
-    static func authorize<T>(_ session: borrowing PostgresSession, _ command: Command<T>, accountID: String) throws
+    /// live session, `FORBIDDEN` for another account's session. A read that names no account
+    /// (`accountID` nil) acts on the caller's own.
+    static func authorize<T>(_ session: borrowing PostgresSession, _ command: Command<T>, accountID: String?) throws
         -> String
     {
         guard
             let caller = try SessionDirectory.authenticate(
                 session, token: command.envelope.sessiontoken, now: command.receivedAt)
         else { throw Refusal(.rejected(.unauthenticated, "a valid session token is required")) }
+        guard let accountID else { return caller.accountId }
         guard UUID(uuidString: accountID)?.uuidString.lowercased() == caller.accountId else {
             throw Refusal(.rejected(.forbidden, "a session acts only on its own account"))
         }

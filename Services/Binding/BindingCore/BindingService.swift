@@ -19,6 +19,7 @@ public enum BindingService {
         SessionDirectory.follow(&router)
         LifecycleEvents.register(&router)
         BindingHandlers.register(&router, policy: policy)
+        ReadHandlers.register(&router)
         return [
             PeriodicTask(name: "binding.sweep", interval: policy.sweepInterval.duration) { session, now, effects in
                 try sweep(session, now: now, effects: &effects)

@@ -14,6 +14,17 @@ struct StoredBinding {
     var asExisting: ExistingBinding { ExistingBinding(provider: provider, mode: mode, scopes: scopes) }
 }
 
+/// A stored migration plan: its counts and how many of its parts arrived.
+struct StoredPlan {
+    var planId: String
+    /// `planned`, or `collecting` while parts are missing.
+    var state: String
+    var createdAt: Date
+    var counts: PlanCounts
+    var partsReceived: Int
+    var partsTotal: Int
+}
+
 /// The binding schema's SQL.
 enum BindingStore {
     /// The account's bindings, locked for update.
@@ -28,6 +39,56 @@ enum BindingStore {
                 provider: try row.decode("provider"), mode: BindingMode(rawValue: try row.decode("mode")) ?? .secondary,
                 scopes: try row.decode("scopes"), state: try row.decode("state"))
         }
+    }
+
+    /// The account's bindings with their unexpired grants, for a read (no lock): one row per binding
+    /// and grant (or one without a grant).
+    static func records(_ session: borrowing PostgresSession, _ accountID: String) throws -> [BindingRecord] {
+        var records: [String: BindingRecord] = [:]
+        for row in try session.query(
+            """
+            SELECT b.provider, b.mode, b.state, b.scopes, b.linked_at, b.expires_at,
+                   a.scope AS grant_scope, a.expires_at AS grant_expires_at
+            FROM bindings b
+            LEFT JOIN authorizations a
+                   ON a.account_id = b.account_id AND a.provider = b.provider AND a.expired_at IS NULL
+            WHERE b.account_id = \(accountID)::uuid
+            """)
+        {
+            let provider: String = try row.decode("provider")
+            var record =
+                try records[provider]
+                ?? BindingRecord(
+                    provider: provider, mode: BindingMode(rawValue: try row.decode("mode")) ?? .secondary,
+                    state: try row.decode("state"), scopes: try row.decode("scopes"),
+                    linkedAt: try row.decode("linked_at"),
+                    expiresAt: try row.decode("expires_at"), grantsExpireAt: [:])
+            if let scope = try row.decode("grant_scope", as: String?.self) {
+                record.grantsExpireAt[scope] = try row.decode("grant_expires_at", as: Date.self)
+            }
+            records[provider] = record
+        }
+        return Array(records.values)
+    }
+
+    /// The account's latest migration plan (the last one started), if any.
+    static func latestPlan(_ session: borrowing PostgresSession, _ accountID: String) throws -> StoredPlan? {
+        guard
+            let row = try session.query(
+                """
+                SELECT plan_id::text AS plan_id, state, created_at, counts::text AS counts, parts_total,
+                       cardinality(parts_received) AS parts_received
+                FROM migration_plans WHERE account_id = \(accountID)::uuid
+                ORDER BY created_at DESC, plan_id DESC LIMIT 1
+                """
+            ).first
+        else { return nil }
+        let counts = try JSONDecoder().decode(
+            [String: Int].self, from: Data(try row.decode("counts", as: String.self).utf8))
+        return StoredPlan(
+            planId: try row.decode("plan_id"), state: try row.decode("state"), createdAt: try row.decode("created_at"),
+            counts: PlanCounts(byOutcome: counts), partsReceived: try row.decode("parts_received"),
+            partsTotal: try row.decode("parts_total"))
     }
 
     /// The Registrar account an external account is bound to.

@@ -16,6 +16,7 @@ public enum DeregistrationService {
         SessionDirectory.follow(&router)
         ReadModel.register(&router)
         RequestHandlers.register(&router, context)
+        StatusHandler.register(&router)
         Purges.register(&router)
         return [Finalizer.task(context)]
     }

@@ -156,6 +156,21 @@ enum DeregistrationStore {
             codeExpiresAt: try row.decode("revoke_code_expires_at"), codeAttempts: try row.decode("revoke_attempts"))
     }
 
+    /// The account's latest request (the last one made), for a read (no lock).
+    static func latestRequest(_ session: borrowing PostgresSession, accountID: String) throws -> RequestSummary? {
+        guard
+            let row = try session.query(
+                """
+                SELECT state, requested_at, cooldown_ends_at, closed_at FROM requests
+                WHERE account_id = \(accountID)::uuid ORDER BY requested_at DESC, id DESC LIMIT 1
+                """
+            ).first
+        else { return nil }
+        return RequestSummary(
+            state: try row.decode("state"), requestedAt: try row.decode("requested_at"),
+            cooldownEndsAt: try row.decode("cooldown_ends_at"), closedAt: try row.decode("closed_at"))
+    }
+
     /// Stores a new revoke code (its keyed hash) for the request, with a fresh budget of tries.
     static func storeCode(
         _ session: borrowing PostgresSession, requestID: String, codeHash: [UInt8], expiresAt: Date

@@ -32,8 +32,20 @@ struct TransferAdmin: Decodable, Sendable {
     var toAccountId: String
 }
 
+/// `data` of `enterprise.members.list`: a page of members after `after` (an account id; absent:
+/// the first page), at most `limit` (1…`EnterpriseHandlers.memberPageLimit`, the default).
+struct ListMembers: Decodable, Sendable {
+    var enterpriseId: String
+    var after: String?
+    var limit: Int?
+}
+
 /// Enterprises: created by operators, run by their admin.
 enum EnterpriseHandlers {
+    /// The most members one `enterprise.members.list` reply carries (about 150 bytes each, so a page
+    /// stays far below the broker's message size whatever the enterprise's size).
+    static let memberPageLimit = 500
+
     static func register(_ router: inout Router, policy: Policy.Permissions) {
         router.command("enterprise.create", CreateEnterprise.self) { session, command, effects in
             let data = command.data
@@ -120,6 +132,24 @@ enum EnterpriseHandlers {
                 data: ["enterpriseId": data.enterpriseId, "fromAccountId": admin, "toAccountId": data.toAccountId])
             return try .ok(["enterpriseId": data.enterpriseId, "adminAccountId": data.toAccountId])
         }
+        router.command("enterprise.members.list", ListMembers.self) { session, command, _ in
+            let data = command.data
+            try requireAdmin(session, data.enterpriseId, command)
+            let limit = data.limit ?? memberPageLimit
+            guard (1...memberPageLimit).contains(limit) else { throw MalformedMessage.invalid(field: "data.limit") }
+            if let after = data.after, UUID(uuidString: after) == nil {
+                throw MalformedMessage.invalid(field: "data.after")
+            }
+            // One more than the page: whether another page follows.
+            let rows = try PermissionsStore.memberPage(
+                session, enterpriseID: data.enterpriseId, after: data.after?.lowercased(), limit: limit + 1)
+            let page = Array(rows.prefix(limit))
+            return try .ok(
+                MemberList(
+                    enterpriseId: data.enterpriseId,
+                    everyone: try PermissionsStore.enterpriseWideOverride(session, enterpriseID: data.enterpriseId),
+                    members: page, nextAfter: rows.count > limit ? page.last?.accountId : nil))
+        }
     }
 
     /// The calling admin's account id; refuses a missing session, a non-admin or an unknown enterprise.
@@ -164,4 +194,45 @@ struct PolicyChanged: Encodable {
     var enterpriseId: String
     var member: String
     var overrides: MemberPolicy.Overrides
+}
+
+/// One member of an enterprise as its admin sees it.
+struct EnterpriseMember: Encodable {
+    var accountId: String
+    var role: String
+    var joinedAt: Date
+    /// The member's own override; `nil` when it has none (the enterprise-wide one applies).
+    var overrides: MemberPolicy.Overrides?
+
+    private enum CodingKeys: String, CodingKey { case accountId, role, joinedAt, overrides }
+
+    /// Encodes every key (`overrides: null` when none), `joinedAt` as an RFC 3339 time.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(accountId, forKey: .accountId)
+        try container.encode(role, forKey: .role)
+        try container.encode(CloudEvent.timestamp(joinedAt), forKey: .joinedAt)
+        try container.encode(overrides, forKey: .overrides)
+    }
+}
+
+/// `result` of `enterprise.members.list`.
+struct MemberList: Encodable {
+    var enterpriseId: String
+    /// The enterprise-wide (`"*"`) override; `nil` when none was set.
+    var everyone: MemberPolicy.Overrides?
+    var members: [EnterpriseMember]
+    /// The `after` of the next page; `nil` on the last page.
+    var nextAfter: String?
+
+    private enum CodingKeys: String, CodingKey { case enterpriseId, everyone, members, nextAfter }
+
+    /// Encodes every key, absent values as `null`.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(enterpriseId, forKey: .enterpriseId)
+        try container.encode(everyone, forKey: .everyone)
+        try container.encode(members, forKey: .members)
+        try container.encode(nextAfter, forKey: .nextAfter)
+    }
 }

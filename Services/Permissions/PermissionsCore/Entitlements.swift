@@ -232,25 +232,51 @@ public enum Entitlements {
         }
     }
 
+    /// `action` decided "in principle": with the smallest request (an empty file, no amount, a
+    /// group of one, the account's first enterprise), so quotas and sizes aside. What `grants`
+    /// reports and what `entitlements.get` shows per action.
+    public static func inPrinciple(
+        _ action: Action, state: AccountState, scope: EnterpriseScope, now: Date, policy: Policy.Permissions
+    ) -> Decision {
+        let context = CheckContext(bytes: 0, amountCNY: 0, size: 1, enterpriseId: scope.enterprises.sorted().first)
+        return evaluate(action, context: context, state: state, scope: scope, now: now, policy: policy)
+    }
+
     /// The actions allowed in principle now (quotas and sizes aside), sorted: what
     /// `permissions.changed` reports before and after.
     public static func grants(_ state: AccountState, scope: EnterpriseScope, now: Date, policy: Policy.Permissions)
         -> [String]
     {
         Action.allCases.filter { action in
-            let context = CheckContext(bytes: 0, amountCNY: 0, size: 1, enterpriseId: scope.enterprises.sorted().first)
-            return evaluate(action, context: context, state: state, scope: scope, now: now, policy: policy).allowed
+            inPrinciple(action, state: state, scope: scope, now: now, policy: policy).allowed
         }.map(\.rawValue).sorted()
+    }
+
+    /// When stage 2 and stage 3 begin for the account (`stageOneLastDay + 1` and `stageTwoLastDay + 1`
+    /// days after registration).
+    public static func stageStarts(_ state: AccountState, policy: Policy.Permissions) -> (two: Date, three: Date) {
+        let day = policy.dayLength.timeInterval
+        return (
+            state.registeredAt.addingTimeInterval(Double(policy.stageOneLastDay + 1) * day),
+            state.registeredAt.addingTimeInterval(Double(policy.stageTwoLastDay + 1) * day)
+        )
+    }
+
+    /// When the account's next stage begins; `nil` in the last stage.
+    public static func nextStageAt(_ state: AccountState, now: Date, policy: Policy.Permissions) -> Date? {
+        let starts = stageStarts(state, policy: policy)
+        switch stage(state, now: now, policy: policy) {
+        case 1: return starts.two
+        case 2: return starts.three
+        default: return nil
+        }
     }
 
     /// The next moment the grants may change with no message arriving (a stage boundary, the tier
     /// lapsing, a fingerprint mismatch leaving its window), if any.
     public static func nextChange(_ state: AccountState, now: Date, policy: Policy.Permissions) -> Date? {
-        let day = policy.dayLength.timeInterval
-        var moments = [
-            state.registeredAt.addingTimeInterval(Double(policy.stageOneLastDay + 1) * day),
-            state.registeredAt.addingTimeInterval(Double(policy.stageTwoLastDay + 1) * day),
-        ]
+        let starts = stageStarts(state, policy: policy)
+        var moments = [starts.two, starts.three]
         if let expires = state.tierExpiresAt { moments.append(expires) }
         if let mismatch = state.lastMismatchAt {
             moments.append(mismatch.addingTimeInterval(policy.fingerprintMismatchWindow.timeInterval))
@@ -261,8 +287,92 @@ public enum Entitlements {
     /// The day number (in `dayLength` units, local to `timezone`) that `date` falls in: active days
     /// and daily quotas count per such day.
     public static func dayNumber(_ date: Date, timezone: String, policy: Policy.Permissions) -> Int64 {
-        let offset = Double(
-            (TimeZone(identifier: timezone) ?? TimeZone(identifier: "Asia/Shanghai")!).secondsFromGMT(for: date))
+        let offset = Double(zone(timezone).secondsFromGMT(for: date))
         return Int64(((date.timeIntervalSince1970 + offset) / policy.dayLength.timeInterval).rounded(.down))
     }
+
+    /// The first instant of day `day` (as `dayNumber` counts days in `timezone`): when the daily
+    /// quotas of the day before reset.
+    public static func dayStart(_ day: Int64, timezone: String, policy: Policy.Permissions) -> Date {
+        let zone = zone(timezone)
+        let local = Double(day) * policy.dayLength.timeInterval
+        // The offset in force at the start itself (it differs from a guess's across a DST change).
+        let guess = Date(
+            timeIntervalSince1970: local - Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: local))))
+        return Date(timeIntervalSince1970: local - Double(zone.secondsFromGMT(for: guess)))
+    }
+
+    /// The account's time zone; an unknown name counts as Asia/Shanghai.
+    static func zone(_ timezone: String) -> TimeZone {
+        TimeZone(identifier: timezone) ?? TimeZone(identifier: "Asia/Shanghai")!
+    }
+
+    /// A decision with today's use of its daily quota: `remainingToday` among the limits, and a
+    /// denial for `quota` once nothing is left (a check of any positive amount would be refused).
+    /// Decisions without a quota come back unchanged.
+    public static func withQuota(_ decision: Decision, usedToday: Int64) -> Decision {
+        guard decision.allowed, let quota = decision.quota else { return decision }
+        let remaining = max(0, quota.cap - usedToday)
+        var limits = decision.limits
+        limits["remainingToday"] = remaining
+        return remaining > 0
+            ? Decision(allowed: true, reason: "ok", limits: limits, quota: quota)
+            : .deny("quota", limits)
+    }
+
+    /// What `entitlements.get` answers for an account at `now`, given today's quota use by quota
+    /// kind (`usedToday`): its stage and when the next begins, its tier, every action decided in
+    /// principle with today's quota applied, and each daily quota in force with when it resets.
+    public static func overview(
+        _ state: AccountState, scope: EnterpriseScope, timezone: String, usedToday: [String: Int64], now: Date,
+        policy: Policy.Permissions
+    ) -> Overview {
+        let resetsAt = dayStart(
+            dayNumber(now, timezone: timezone, policy: policy) + 1, timezone: timezone, policy: policy)
+        var actions: [Action: Decision] = [:]
+        var quotas: [String: QuotaStatus] = [:]
+        for action in Action.allCases {
+            let decision = inPrinciple(action, state: state, scope: scope, now: now, policy: policy)
+            if decision.allowed, let quota = decision.quota {
+                let used = usedToday[quota.kind] ?? 0
+                quotas[quota.kind] = QuotaStatus(
+                    used: used, limit: quota.cap, remaining: max(0, quota.cap - used), resetsAt: resetsAt)
+            }
+            actions[action] = withQuota(decision, usedToday: usedToday[decision.quota?.kind ?? ""] ?? 0)
+        }
+        return Overview(
+            stage: stage(state, now: now, policy: policy), nextStageAt: nextStageAt(state, now: now, policy: policy),
+            tier: state.tier, tierExpiresAt: state.tierExpiresAt, tierInForce: tierInForce(state, now: now) != nil,
+            actions: actions, quotas: quotas)
+    }
+}
+
+/// One daily quota in force today.
+public struct QuotaStatus: Sendable, Equatable {
+    /// Units taken today (contacts added, or CNY paid).
+    public var used: Int64
+    /// The most allowed today.
+    public var limit: Int64
+    /// What is left today (`limit - used`, never below 0).
+    public var remaining: Int64
+    /// When the account's day ends and the quota starts again from 0.
+    public var resetsAt: Date
+}
+
+/// An account's entitlements as `entitlements.get` shows them (`Entitlements.overview`).
+public struct Overview: Sendable, Equatable {
+    /// 1, 2 or 3.
+    public var stage: Int
+    /// When the next stage begins; `nil` in the last stage.
+    public var nextStageAt: Date?
+    /// The verification tier on record.
+    public var tier: Tier
+    /// When it lapses; `nil` when permanent.
+    public var tierExpiresAt: Date?
+    /// False once the tier lapsed (then only `chat.internal` is left).
+    public var tierInForce: Bool
+    /// Every action, decided in principle with today's quota applied.
+    public var actions: [Action: Decision]
+    /// The daily quotas in force, by kind (the action that consumes it).
+    public var quotas: [String: QuotaStatus]
 }

@@ -17,6 +17,7 @@ public enum PermissionsService {
         OperatorDirectory.follow(&router)
         AccountEvents.register(&router, policy: policy, hashKey: try environment.requireHashKey())
         CheckHandler.register(&router, policy: policy.permissions)
+        EntitlementsHandler.register(&router, policy: policy.permissions)
         EnterpriseHandlers.register(&router, policy: policy.permissions)
         return [
             Retention.contactsTask(policy: policy),

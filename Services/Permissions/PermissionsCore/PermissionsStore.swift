@@ -6,10 +6,11 @@ import Postgres
 
 /// The permissions schema's SQL.
 enum PermissionsStore {
-    /// An account's state (locked for update), time zone and grants, and its enterprises with the
-    /// overrides that apply to it, in one statement: one row per membership (or one without); `nil`
-    /// when the account is unknown or deregistered. The overrides are merged by `EnterpriseScope.merge`.
-    static func accountInScope(_ session: borrowing PostgresSession, _ accountID: String) throws
+    /// An account's state (locked for update unless `locking` is false, for a read that changes
+    /// nothing), time zone and grants, and its enterprises with the overrides that apply to it, in one
+    /// statement: one row per membership (or one without); `nil` when the account is unknown or
+    /// deregistered. The overrides are merged by `EnterpriseScope.merge`.
+    static func accountInScope(_ session: borrowing PostgresSession, _ accountID: String, locking: Bool = true) throws
         -> (state: AccountState, timezone: String, grants: [String], scope: EnterpriseScope)?
     {
         guard UUID(uuidString: accountID) != nil else { return nil }
@@ -26,7 +27,7 @@ enum PermissionsStore {
             LEFT JOIN enterprise_policies own ON own.enterprise_id = m.enterprise_id AND own.member = m.account_id::text
             LEFT JOIN enterprise_policies every ON every.enterprise_id = m.enterprise_id AND every.member = '*'
             WHERE a.account_id = \(accountID)::uuid AND NOT a.deregistered
-            FOR UPDATE OF a
+            \(subquery: locking ? "FOR UPDATE OF a" : "")
             """)
         guard let row = rows.first else { return nil }
         let state = AccountState(
@@ -68,6 +69,20 @@ enum PermissionsStore {
         ).first?.decode("used")
     }
 
+    /// What the account has taken of each daily quota on `day`, by kind (kinds not used that day are
+    /// absent).
+    static func quotaUsed(_ session: borrowing PostgresSession, accountID: String, day: Int64) throws
+        -> [String: Int64]
+    {
+        var used: [String: Int64] = [:]
+        for row in try session.query(
+            "SELECT kind, used FROM quota_usage WHERE account_id = \(accountID)::uuid AND day = \(day)")
+        {
+            used[try row.decode("kind")] = try row.decode("used")
+        }
+        return used
+    }
+
     /// Records an active day.
     static func markActive(_ session: borrowing PostgresSession, accountID: String, day: Int64) throws {
         try session.query(
@@ -99,6 +114,47 @@ enum PermissionsStore {
         try session.query(
             "SELECT account_id::text AS account_id FROM enterprise_members WHERE enterprise_id = \(enterpriseID)"
         ).map { try $0.decode("account_id") }
+    }
+
+    /// One page of an enterprise's members in account-id order, after `after` (exclusive; `nil`: from
+    /// the first), each with its own policy override if it has one.
+    static func memberPage(
+        _ session: borrowing PostgresSession, enterpriseID: String, after: String?, limit: Int
+    ) throws -> [EnterpriseMember] {
+        try session.query(
+            """
+            SELECT m.account_id::text AS account_id, m.role, m.joined_at, p.member IS NOT NULL AS overridden,
+                   p.moments_enabled, p.max_external_contacts
+            FROM enterprise_members m
+            LEFT JOIN enterprise_policies p ON p.enterprise_id = m.enterprise_id AND p.member = m.account_id::text
+            WHERE m.enterprise_id = \(enterpriseID) AND (\(after)::uuid IS NULL OR m.account_id > \(after)::uuid)
+            ORDER BY m.account_id LIMIT \(limit)
+            """
+        ).map { row in
+            EnterpriseMember(
+                accountId: try row.decode("account_id"), role: try row.decode("role"),
+                joinedAt: try row.decode("joined_at"),
+                overrides: try row.decode("overridden")
+                    ? MemberPolicy.Overrides(
+                        momentsEnabled: try row.decode("moments_enabled"),
+                        maxExternalContacts: try row.decode("max_external_contacts")) : nil)
+        }
+    }
+
+    /// The enterprise-wide (`"*"`) override, if the admin set one.
+    static func enterpriseWideOverride(_ session: borrowing PostgresSession, enterpriseID: String) throws
+        -> MemberPolicy.Overrides?
+    {
+        try session.query(
+            """
+            SELECT moments_enabled, max_external_contacts FROM enterprise_policies
+            WHERE enterprise_id = \(enterpriseID) AND member = '*'
+            """
+        ).first.map { row in
+            MemberPolicy.Overrides(
+                momentsEnabled: try row.decode("moments_enabled"),
+                maxExternalContacts: try row.decode("max_external_contacts"))
+        }
     }
 
     /// The caller's role in an enterprise, if a member.

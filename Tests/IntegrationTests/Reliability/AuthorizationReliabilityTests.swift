@@ -233,6 +233,102 @@ struct AuthorizationReliabilityTests {
                 passed: checks.failures.isEmpty))
     }
 
+    @Test func readCommandsNeedTheAccountsOwnSession() async throws {
+        let checks = Checks()
+        let permissions = PermissionsClient(client: identity.client)
+        let owner = try await identity.register()
+        let stranger = try await identity.register()
+        let account: JSONValue = .string(owner.accountId)
+        // Reads name no account (the caller's own) or the caller's own: each is tried without a
+        // session, with a forged one, and naming the owner with another account's session.
+        let reads: [(String, String)] = [
+            ("permissions.commands", "entitlements.get"), ("binding.commands", "bindings.list"),
+            ("binding.commands", "migration.get"), ("deregistration.commands", "deregistration.status"),
+        ]
+        for (topic, type) in reads {
+            checks.expect("\(type) without a session", try await send(topic, type, [:]), "UNAUTHENTICATED")
+            checks.expect(
+                "\(type) naming the account without a session", try await send(topic, type, ["accountId": account]),
+                "UNAUTHENTICATED")
+            checks.expect(
+                "\(type) with a forged session", try await send(topic, type, [:], session: Self.forged()),
+                "UNAUTHENTICATED")
+            checks.expect(
+                "\(type) naming the account with another account's session",
+                try await send(topic, type, ["accountId": account], session: stranger.sessionToken, settle: true),
+                "FORBIDDEN")
+        }
+
+        // enterprise.members.list: its admin only.
+        let admin = try await identity.register()
+        let otherAdmin = try await identity.register()
+        for member in [admin, otherAdmin, owner] { try await permissions.known(member.accountId) }
+        let operatorToken = try await permissions.addOperator()
+        let enterprise = "ent-\(UUID().uuidString.prefix(8))"
+        for (id, head) in [(enterprise, admin), ("ent-\(UUID().uuidString.prefix(8))", otherAdmin)] {
+            checks.expect(
+                "enterprise.create \(id) by the operator",
+                try await send(
+                    "permissions.commands", "enterprise.create",
+                    [
+                        "enterpriseId": .string(id), "name": .string("Acme"),
+                        "adminAccountId": .string(head.accountId),
+                    ], operatorToken: operatorToken, settle: true),
+                "OK")
+        }
+        checks.expect(
+            "enterprise.add_member by the admin",
+            try await send(
+                "permissions.commands", "enterprise.add_member",
+                ["enterpriseId": .string(enterprise), "accountId": account, "role": .string("member")],
+                session: admin.sessionToken, settle: true),
+            "OK")
+        let list: [String: JSONValue] = ["enterpriseId": .string(enterprise)]
+        checks.expect(
+            "enterprise.members.list without a session",
+            try await send("permissions.commands", "enterprise.members.list", list), "UNAUTHENTICATED")
+        checks.expect(
+            "enterprise.members.list with a forged session",
+            try await send("permissions.commands", "enterprise.members.list", list, session: Self.forged()),
+            "UNAUTHENTICATED")
+        checks.expect(
+            "enterprise.members.list by an operator token",
+            try await send("permissions.commands", "enterprise.members.list", list, operatorToken: operatorToken),
+            "UNAUTHENTICATED")
+        checks.expect(
+            "enterprise.members.list by a member (not admin)",
+            try await send(
+                "permissions.commands", "enterprise.members.list", list, session: owner.sessionToken, settle: true),
+            "FORBIDDEN")
+        checks.expect(
+            "enterprise.members.list by another enterprise's admin",
+            try await send(
+                "permissions.commands", "enterprise.members.list", list, session: otherAdmin.sessionToken,
+                settle: true),
+            "FORBIDDEN")
+
+        // The owners themselves are answered.
+        for (topic, type) in reads {
+            checks.expect(
+                "\(type) by the owner",
+                try await send(topic, type, ["accountId": account], session: owner.sessionToken, settle: true), "OK")
+        }
+        checks.expect(
+            "enterprise.members.list by the admin",
+            try await send(
+                "permissions.commands", "enterprise.members.list", list, session: admin.sessionToken, settle: true),
+            "OK")
+        #expect(checks.failures.isEmpty, "\(checks.failures)")
+        ReliabilityReport.record(
+            ReliabilityRow(
+                test: "authorization: reads", workload: "\(checks.count) commands (refusals plus 8 allowed controls)",
+                notes: "entitlements.get, bindings.list, migration.get, deregistration.status: none/forged → "
+                    + "UNAUTHENTICATED, naming the account with another account's session → FORBIDDEN (with no "
+                    + "accountId a read is the caller's own); enterprise.members.list: none/forged/operator token → "
+                    + "UNAUTHENTICATED, a member or another enterprise's admin → FORBIDDEN",
+                passed: checks.failures.isEmpty))
+    }
+
     @Test func operatorAndEnterpriseAdminCommandsAreRefusedToOthers() async throws {
         let checks = Checks()
         let permissions = PermissionsClient(client: identity.client)

@@ -120,6 +120,57 @@ struct CLITests {
         #expect(logout.status == 0, "\(logout.err)")
     }
 
+    @Test func readVerbsPrintTheSessionsOwnAccount() async throws {
+        let phone = IdentityClient.phone()
+        let registered = try Self.registrar([
+            "register", "--phone", phone, "--device-id", "cli-reads-\(UUID().uuidString)", "--password",
+            "Sunflower-42", "--name", "CLI Reader",
+        ])
+        #expect(registered.status == 0, "\(registered.out)\(registered.err)")
+        let account = try #require(
+            registered.lines.first { $0.hasPrefix("accountId: ") }.map { String($0.dropFirst(11)) })
+        let token = try #require(
+            registered.lines.first { $0.hasPrefix("sessionToken: ") }.map { String($0.dropFirst(14)) })
+        /// Runs a read until the session and the account have reached its service (a moment after
+        /// the registration).
+        func read(_ arguments: [String]) async throws -> Run {
+            var run = try Self.registrar(arguments + ["--session-token", token])
+            let deadline = ContinuousClock.now + .seconds(30)
+            while run.err.contains("UNAUTHENTICATED") || run.err.contains("ACCOUNT_NOT_FOUND"),
+                ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(200))
+                run = try Self.registrar(arguments + ["--session-token", token])
+            }
+            return run
+        }
+
+        let entitlements = try await read(["entitlements"])
+        #expect(entitlements.status == 0, "\(entitlements.out)\(entitlements.err)")
+        #expect(entitlements.lines.first?.hasPrefix("account \(account): stage 1, stage 2 from ") == true)
+        #expect(entitlements.lines.first?.contains("tier none until ") == true, "\(entitlements.out)")
+        #expect(entitlements.lines.contains { $0.hasPrefix("chat.internal") && $0.contains("allowed") })
+        #expect(entitlements.lines.contains { $0.hasPrefix("payment.transfer") && $0.contains("denied   stage") })
+
+        let bindings = try await read(["bindings"])
+        #expect(bindings.status == 0 && bindings.lines == ["0 binding(s)"], "\(bindings.out)\(bindings.err)")
+        let migration = try await read(["migration-status"])
+        #expect(migration.status == 0 && migration.lines == ["no migration plan"], "\(migration.out)")
+        let status = try await read(["deregistration-status"])
+        #expect(status.status == 0 && status.lines == ["status: none"], "\(status.out)\(status.err)")
+        let json = try await read(["deregistration-status", "--json"])
+        let reply = try JSONDecoder().decode(CloudEvent.self, from: Data(json.out.utf8))
+        #expect(reply.data["result"]?["accountId"] == .string(account))
+
+        // A forged token: one line with the code, exit 1.
+        let forged = try Self.registrar(["bindings", "--session", String(repeating: "0", count: 64)])
+        #expect(forged.status == 1 && forged.out.isEmpty)
+        #expect(forged.err.split(separator: "\n").count == 1 && forged.err.contains("UNAUTHENTICATED"), "\(forged.err)")
+        // Not the admin of an enterprise that does not exist.
+        let members = try Self.registrar(["enterprise", "members", "no-such-enterprise", "--session", token])
+        #expect(members.status == 1 && members.err.contains("ENTERPRISE_NOT_FOUND"), "\(members.err)")
+    }
+
     @Test func aRejectedCommandIsOneLineWithItsCode() throws {
         let run = try Self.registrar(["send", "identity.commands", "no.such.command"])
         #expect(run.status == 1)

@@ -60,3 +60,55 @@ public enum CooldownRules {
             contactsRetainedUntil: now.addingTimeInterval(policy.deregistration.contactRetention.timeInterval))
     }
 }
+
+/// An account's latest deregistration request, as `deregistration.status` reads it.
+public struct RequestSummary: Sendable, Equatable {
+    /// Its state.
+    public var state: RequestState
+    /// When it was made.
+    public var requestedAt: Date
+    /// When its cool-down ends (or ended).
+    public var cooldownEndsAt: Date
+    /// When it was revoked or finalized; `nil` while cooling.
+    public var closedAt: Date?
+
+    /// Creates a value.
+    public init(state: RequestState, requestedAt: Date, cooldownEndsAt: Date, closedAt: Date?) {
+        self.state = state
+        self.requestedAt = requestedAt
+        self.cooldownEndsAt = cooldownEndsAt
+        self.closedAt = closedAt
+    }
+}
+
+/// An account's deregistration as `deregistration.status` tells it, from its latest request.
+public enum DeregistrationStatus: Sendable, Equatable {
+    /// No request was ever made (or none is known).
+    case none
+    /// Frozen until `cooldownEndsAt`; `revocable` while `CooldownRules.revokeWindow` is open (from the
+    /// end until the finalizer closes it, the request is still cooling but no longer revocable).
+    case coolingDown(requestedAt: Date, cooldownEndsAt: Date, revocable: Bool)
+    /// Revoked during its cool-down; the account is live again.
+    case revoked(requestedAt: Date, revokedAt: Date)
+    /// The cool-down ended and the account was deregistered.
+    case done(requestedAt: Date, deregisteredAt: Date)
+}
+
+extension CooldownRules {
+    /// The status of an account whose latest request is `latest` (`nil`: none) at `now`. A closed
+    /// request without its closing time (never written so) counts as closed at its cool-down's end.
+    public static func status(of latest: RequestSummary?, now: Date) -> DeregistrationStatus {
+        guard let latest else { return .none }
+        let closed = latest.closedAt ?? latest.cooldownEndsAt
+        switch latest.state {
+        case .cooling:
+            return .coolingDown(
+                requestedAt: latest.requestedAt, cooldownEndsAt: latest.cooldownEndsAt,
+                revocable: revokeWindow(state: .cooling, cooldownEndsAt: latest.cooldownEndsAt, now: now) == .open)
+        case .revoked:
+            return .revoked(requestedAt: latest.requestedAt, revokedAt: closed)
+        case .finalized:
+            return .done(requestedAt: latest.requestedAt, deregisteredAt: closed)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Contract
+import Directory
+import Foundation
+import Messaging
+import Platform
+import Postgres
+
+/// `data` of `entitlements.get`: the account is the session's own; `accountId`, when sent, must be it.
+struct EntitlementsQuery: Decodable, Sendable {
+    var accountId: String?
+}
+
+/// `entitlements.get`: the caller's own entitlements, as `permissions.check` would decide them now
+/// (`Entitlements.overview` over the same state, scope and rules), with today's quota use. A read:
+/// it takes no lock and writes nothing (not even the active day a check records).
+enum EntitlementsHandler {
+    static func register(_ router: inout Router, policy: Policy.Permissions) {
+        router.command("entitlements.get", EntitlementsQuery.self) { session, command, _ in
+            let now = command.receivedAt
+            let account = try authorizeOwn(session, command, accountID: command.data.accountId)
+            guard
+                let (state, timezone, _, scope) = try PermissionsStore.accountInScope(session, account, locking: false)
+            else { return .rejected(.accountNotFound, "the account is not known") }
+            let used = try PermissionsStore.quotaUsed(
+                session, accountID: account, day: Entitlements.dayNumber(now, timezone: timezone, policy: policy))
+            let overview = Entitlements.overview(
+                state, scope: scope, timezone: timezone, usedToday: used, now: now, policy: policy)
+            return try .ok(EntitlementsResult(accountId: account, overview))
+        }
+    }
+
+    /// The caller's account id: `UNAUTHENTICATED` without a live session, `FORBIDDEN` when
+    /// `accountID` is sent and names another account (compared as UUIDs).
+    static func authorizeOwn<T>(_ session: borrowing PostgresSession, _ command: Command<T>, accountID: String?)
+        throws -> String
+    {
+        guard
+            let caller = try SessionDirectory.authenticate(
+                session, token: command.envelope.sessiontoken, now: command.receivedAt)
+        else { throw Refusal(.rejected(.unauthenticated, "a valid session token is required")) }
+        if let accountID, UUID(uuidString: accountID)?.uuidString.lowercased() != caller.accountId {
+            throw Refusal(.rejected(.forbidden, "a session reads only its own account"))
+        }
+        return caller.accountId
+    }
+}
+
+/// `result` of `entitlements.get`.
+struct EntitlementsResult: Encodable {
+    /// One action's answer, as `permissions.check` shapes it.
+    struct ActionResult: Encodable {
+        var allowed: Bool
+        var reason: String
+        var limits: [String: Int64]
+    }
+
+    /// One daily quota.
+    struct QuotaResult: Encodable {
+        var used: Int64
+        var limit: Int64
+        var remaining: Int64
+        var resetsAt: String
+    }
+
+    var accountId: String
+    var stage: Int
+    var nextStageAt: String?
+    var tier: String
+    var tierExpiresAt: String?
+    var tierInForce: Bool
+    var actions: [String: ActionResult]
+    var quotas: [String: QuotaResult]
+
+    init(accountId: String, _ overview: Overview) {
+        self.accountId = accountId
+        stage = overview.stage
+        nextStageAt = overview.nextStageAt.map(CloudEvent.timestamp)
+        tier = overview.tier.rawValue
+        tierExpiresAt = overview.tierExpiresAt.map(CloudEvent.timestamp)
+        tierInForce = overview.tierInForce
+        actions = Dictionary(
+            uniqueKeysWithValues: overview.actions.map { action, decision in
+                (
+                    action.rawValue,
+                    ActionResult(allowed: decision.allowed, reason: decision.reason, limits: decision.limits)
+                )
+            })
+        quotas = overview.quotas.mapValues { quota in
+            QuotaResult(
+                used: quota.used, limit: quota.limit, remaining: quota.remaining,
+                resetsAt: CloudEvent.timestamp(quota.resetsAt))
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case accountId, stage, nextStageAt, tier, tierExpiresAt, tierInForce, actions, quotas
+    }
+
+    /// Encodes every key; `nextStageAt` and `tierExpiresAt` as `null` when absent (last stage,
+    /// permanent tier), so clients need no defaults.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(accountId, forKey: .accountId)
+        try container.encode(stage, forKey: .stage)
+        try container.encode(nextStageAt, forKey: .nextStageAt)
+        try container.encode(tier, forKey: .tier)
+        try container.encode(tierExpiresAt, forKey: .tierExpiresAt)
+        try container.encode(tierInForce, forKey: .tierInForce)
+        try container.encode(actions, forKey: .actions)
+        try container.encode(quotas, forKey: .quotas)
+    }
+}
