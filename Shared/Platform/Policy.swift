@@ -48,6 +48,11 @@ public struct Policy: Codable, Sendable, Equatable {
         public var rateWindow = PolicyDuration.hours(1)
         public var phoneReuseCooldown = PolicyDuration.days(31)
         public var scanTicketValidity = PolicyDuration.minutes(2)
+        /// The device matrix's recommended configuration (issue 18): below it a registration
+        /// succeeds with warning `BELOW_RECOMMENDED_HARDWARE`.
+        public var recommendedAppleChip = 12
+        public var recommendedSnapdragon = 660
+        public var recommendedKirin = 980
         /// Not in the contract: how long an unfinished registration stays open.
         public var flowValidity = PolicyDuration.hours(1)
         /// Not in the contract: the longest `ip.address` (an IPv6 text form has at most 45
@@ -106,6 +111,9 @@ public struct Policy: Codable, Sendable, Equatable {
         public var maxFingerprintValueLength = 256
         public var maxDevicesPerAccount = 5
         public var maxWrongSecurityAnswers = 3
+        /// Accounts signed in at once on one device (issue 18, "at most 3 accounts" of the device
+        /// paragraph): a sign-in beyond it signs the least recently used account out of the device.
+        public var maxSignedInAccountsPerDevice = 3
         public var challengeValidity = PolicyDuration.minutes(10)
     }
 

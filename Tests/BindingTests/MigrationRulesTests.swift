@@ -28,6 +28,7 @@ import Testing
         #expect(classify(item(.group)) == .externalGroup)
         #expect(classify(item(.officialAccount)) == .refollow)
         #expect(classify(item(.sticker)) == .auto)
+        #expect(classify(item(.wallet)) == .withdrawThenRecharge)
         #expect(classify(item(.sticker, compatible: true)) == .auto)
         #expect(classify(item(.sticker, compatible: false)) == .flagged)
     }
@@ -65,6 +66,7 @@ import Testing
             case .group: outcome = .externalGroup
             case .officialAccount: outcome = .refollow
             case .sticker: outcome = n % 2 == 0 ? .auto : .flagged
+            case .wallet: outcome = .withdrawThenRecharge
             }
             expected[outcome, default: 0] += 1
         }

@@ -32,6 +32,20 @@ import Testing
         #expect(Entitlements.stage(state(ageDays: 31), now: now, policy: policy) == 3)
     }
 
+    @Test func eachStageHasItsRiskLevel() {
+        #expect(
+            Entitlements.riskLevel(stage: Entitlements.stage(state(ageDays: 0), now: now, policy: policy)) == "high")
+        #expect(
+            Entitlements.riskLevel(stage: Entitlements.stage(state(ageDays: 7.9), now: now, policy: policy)) == "high")
+        #expect(
+            Entitlements.riskLevel(stage: Entitlements.stage(state(ageDays: 8), now: now, policy: policy)) == "medium")
+        #expect(
+            Entitlements.riskLevel(stage: Entitlements.stage(state(ageDays: 30.9), now: now, policy: policy))
+                == "medium")
+        #expect(
+            Entitlements.riskLevel(stage: Entitlements.stage(state(ageDays: 31), now: now, policy: policy)) == "low")
+    }
+
     @Test func theFirstFailingRuleIsNamed() {
         var frozen = state(ageDays: 40)
         frozen.frozen = true

@@ -52,7 +52,7 @@ enum AccountCreation {
             openSession
             ? try SessionStore.open(
                 session, accountID: accountID, deviceID: deviceID, platform: registration.device.platform, now: now,
-                policy: context.policy.login, effects: &effects) : nil
+                policy: context.policy, effects: &effects) : nil
         try session.query(
             """
             UPDATE registrations SET step = \(RegistrationStep.completed.rawValue), account_id = \(accountID)::uuid

@@ -93,7 +93,7 @@ enum LoginHandlers {
     static func prepareLogin(_ command: Command<Login>, _ context: IdentityContext, decoy: String) async throws
         -> PasswordCheck?
     {
-        guard let phone = PhoneNumber.parse(command.data.phone) else { return nil }
+        guard !command.data.device.emulator, let phone = PhoneNumber.parse(command.data.phone) else { return nil }
         let account = try await context.pool.run { session in try LoginStore.passwordState(session, phone: phone.e164) }
         if LoginRules.retryAfterSeconds(lockedUntil: account?.lockedUntil, now: command.receivedAt) != nil {
             return nil
@@ -114,6 +114,8 @@ enum LoginHandlers {
         guard DeviceRules.isUsable(data.device.fingerprint, policy: policy.devices) else {
             throw MalformedMessage.invalid(field: "data.device.fingerprint")
         }
+        // Device rules hold at every sign-in (issue 18), before anything about the phone is looked at.
+        if data.device.emulator { return .rejected(.emulatorForbidden, "signing in from an emulator is not allowed") }
         guard let phone = PhoneNumber.parse(data.phone),
             let account = try LoginStore.account(session, phone: phone.e164)
         else {
@@ -154,7 +156,7 @@ enum LoginHandlers {
         case .signIn(let deviceID):
             let opened = try SessionStore.open(
                 session, accountID: accountID, deviceID: deviceID, platform: data.device.platform, now: now,
-                policy: policy.login, effects: &effects)
+                policy: policy, effects: &effects)
             try effects.emit(
                 .loginSucceeded, subject: accountID,
                 data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: platform))
@@ -298,7 +300,7 @@ enum LoginHandlers {
             session, challenge, outcome: "answered", effects: &effects, policy: context.policy, now: now)
         let opened = try SessionStore.open(
             session, accountID: accountID, deviceID: deviceID,
-            platform: DevicePlatform(rawValue: challenge.platform) ?? .android, now: now, policy: context.policy.login,
+            platform: DevicePlatform(rawValue: challenge.platform) ?? .android, now: now, policy: context.policy,
             effects: &effects)
         return try .ok(AccountResult(accountId: accountID, session: opened, deviceId: deviceID))
     }

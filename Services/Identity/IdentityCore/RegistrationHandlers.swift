@@ -147,6 +147,9 @@ enum RegistrationHandlers {
         let now = command.receivedAt
         let policy = context.policy
         try checkClientFacts(data.device, data.ip, policy: policy)
+        guard DeviceRules.hasRequiredIdentifiers(data.device) else {
+            throw MalformedMessage.invalid(field: "data.device.fingerprint.\(DeviceRules.androidIMEIKey)")
+        }
         let ticketValid = try data.scanTicket.map { try ScanTickets.isValid(session, ticket: $0, now: now) } ?? false
         if let refusal = DeviceRules.entryCheck(
             device: data.device, hasValidScanTicket: ticketValid, policy: policy.registration)
@@ -196,7 +199,10 @@ enum RegistrationHandlers {
         }
         let printID =
             try recognised?.id ?? DevicePrints.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
-        let flags = DeviceRules.outcomeFlags(device: data.device)
+        var flags = DeviceRules.outcomeFlags(device: data.device)
+        if DeviceRules.isBelowRecommended(device: data.device, policy: policy.registration) {
+            flags.warnings.append("BELOW_RECOMMENDED_HARDWARE")
+        }
         let code = SecretCodes.smsCode(length: policy.sms.codeLength)
         let codeExpires = now.addingTimeInterval(policy.sms.validity.timeInterval)
         let id = IdentityStore.newID()

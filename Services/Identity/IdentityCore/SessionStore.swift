@@ -63,12 +63,16 @@ enum SessionStore {
             platform: DevicePlatform(rawValue: try row.decode("platform")) ?? .web)
     }
 
-    /// Opens a session with fresh access and refresh tokens.
+    /// Opens a session with fresh access and refresh tokens; on a bound device, first signs the
+    /// least recently used other accounts out of it when it is at `devices.maxSignedInAccountsPerDevice`.
     static func open(
         _ session: borrowing PostgresSession, accountID: String, deviceID: String?, platform: DevicePlatform, now: Date,
-        policy: Policy.Login, effects: inout MessageEffects
+        policy: Policy, effects: inout MessageEffects
     ) throws -> IssuedSession {
-        let issued = issue(id: IdentityStore.newID(), now: now, policy: policy)
+        if let deviceID {
+            try makeRoom(session, accountID: accountID, deviceID: deviceID, now: now, policy: policy, effects: &effects)
+        }
+        let issued = issue(id: IdentityStore.newID(), now: now, policy: policy.login)
         try session.query(
             """
             INSERT INTO sessions (id, token_hash, refresh_hash, account_id, device_id, platform, created_at, last_used_at,
@@ -87,6 +91,45 @@ enum SessionStore {
                 tokenHash: SecretCodes.tokenHash(issued.accessToken).hexString,
                 expiresAt: CloudEvent.timestamp(issued.accessExpiresAt)))
         return issued
+    }
+
+    /// Signs other accounts out of the physical device (every bound device row of its print) per
+    /// `DeviceRules.accountsToSignOut`; each gets `session.revoked` (reason `device_account_limit`).
+    private static func makeRoom(
+        _ session: borrowing PostgresSession, accountID: String, deviceID: String, now: Date, policy: Policy,
+        effects: inout MessageEffects
+    ) throws {
+        guard
+            let printID: String = try session.query(
+                "SELECT print_id::text AS print_id FROM devices WHERE id = \(deviceID)::uuid"
+            ).first?.decode("print_id")
+        else { return }
+        // Two sign-ins on one device at once must not both find room.
+        try IdentityStore.lock(session, ["print:" + printID])
+        let rows = try session.query(
+            """
+            SELECT s.account_id::text AS account_id, max(s.last_used_at) AS last_used,
+                   array_agg(DISTINCT s.device_id::text) AS devices
+            FROM sessions s JOIN devices d ON d.id = s.device_id
+            WHERE d.print_id = \(printID)::uuid AND s.account_id <> \(accountID)::uuid AND s.revoked_at IS NULL
+              AND greatest(s.expires_at, s.refresh_expires_at) > \(now)
+            GROUP BY s.account_id
+            """
+        )
+        var devices: [String: [String]] = [:]
+        var others: [(accountId: String, lastUsed: Date)] = []
+        for row in rows {
+            let account: String = try row.decode("account_id")
+            devices[account] = try row.decode("devices")
+            others.append((account, try row.decode("last_used")))
+        }
+        for account in DeviceRules.accountsToSignOut(others: others, policy: policy.devices) {
+            for device in devices[account] ?? [] {
+                try revoke(
+                    session, accountID: account, .device(device), reason: "device_account_limit", now: now,
+                    effects: &effects)
+            }
+        }
     }
 
     /// New tokens for session `id`.

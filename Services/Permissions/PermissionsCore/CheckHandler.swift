@@ -23,25 +23,27 @@ enum CheckHandler {
         -> CheckResult
     {
         guard let (state, timezone, _, scope) = try PermissionsStore.accountInScope(session, data.accountId) else {
-            return CheckResult(allowed: false, reason: "unknown_account", limits: [:])
+            return CheckResult(allowed: false, reason: "unknown_account", limits: [:], riskLevel: nil)
         }
+        let riskLevel = Entitlements.riskLevel(stage: Entitlements.stage(state, now: now, policy: policy))
         var decision = Entitlements.evaluate(
             data.action, context: data.context ?? CheckContext(), state: state, scope: scope, now: now, policy: policy)
         guard decision.allowed else {
-            return CheckResult(allowed: false, reason: decision.reason, limits: decision.limits)
+            return CheckResult(allowed: false, reason: decision.reason, limits: decision.limits, riskLevel: riskLevel)
         }
         let day = Entitlements.dayNumber(now, timezone: timezone, policy: policy)
         if let use = decision.quota {
             guard let used = try PermissionsStore.takeQuota(session, accountID: data.accountId, use: use, day: day)
             else {
                 return CheckResult(
-                    allowed: false, reason: "quota", limits: decision.limits.merging(["remainingToday": 0]) { $1 })
+                    allowed: false, reason: "quota", limits: decision.limits.merging(["remainingToday": 0]) { $1 },
+                    riskLevel: riskLevel)
             }
             decision.limits["remainingToday"] = use.cap - used  // Today is marked active with the quota.
         } else {
             try PermissionsStore.markActive(session, accountID: data.accountId, day: day)
         }
-        return CheckResult(allowed: true, reason: "ok", limits: decision.limits)
+        return CheckResult(allowed: true, reason: "ok", limits: decision.limits, riskLevel: riskLevel)
     }
 }
 
@@ -49,4 +51,6 @@ struct CheckResult: Encodable {
     var allowed: Bool
     var reason: String
     var limits: [String: Int64]
+    /// The account's stage risk level (issue 18); absent for an unknown account.
+    var riskLevel: String?
 }

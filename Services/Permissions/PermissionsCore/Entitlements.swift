@@ -150,6 +150,16 @@ public enum Entitlements {
         return 3
     }
 
+    /// The stage's risk level (the article's stage table, issue 18): stage 1 (days
+    /// 0…stageOneLastDay) `high`, stage 2 `medium`, stage 3 `low`.
+    public static func riskLevel(stage: Int) -> String {
+        switch stage {
+        case ...1: "high"
+        case 2: "medium"
+        default: "low"
+        }
+    }
+
     /// The tier in force: a lapsed tier counts as an expired `none`.
     public static func tierInForce(_ state: AccountState, now: Date) -> Tier? {
         if state.tierExpired { return nil }
@@ -340,8 +350,9 @@ public enum Entitlements {
             }
             actions[action] = withQuota(decision, usedToday: usedToday[decision.quota?.kind ?? ""] ?? 0)
         }
+        let stage = stage(state, now: now, policy: policy)
         return Overview(
-            stage: stage(state, now: now, policy: policy), nextStageAt: nextStageAt(state, now: now, policy: policy),
+            stage: stage, riskLevel: riskLevel(stage: stage), nextStageAt: nextStageAt(state, now: now, policy: policy),
             tier: state.tier, tierExpiresAt: state.tierExpiresAt, tierInForce: tierInForce(state, now: now) != nil,
             actions: actions, quotas: quotas)
     }
@@ -363,6 +374,8 @@ public struct QuotaStatus: Sendable, Equatable {
 public struct Overview: Sendable, Equatable {
     /// 1, 2 or 3.
     public var stage: Int
+    /// The stage's risk level (`Entitlements.riskLevel`).
+    public var riskLevel: String
     /// When the next stage begins; `nil` in the last stage.
     public var nextStageAt: Date?
     /// The verification tier on record.

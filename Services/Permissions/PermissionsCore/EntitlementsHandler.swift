@@ -64,6 +64,7 @@ struct EntitlementsResult: Encodable {
 
     var accountId: String
     var stage: Int
+    var riskLevel: String
     var nextStageAt: String?
     var tier: String
     var tierExpiresAt: String?
@@ -74,6 +75,7 @@ struct EntitlementsResult: Encodable {
     init(accountId: String, _ overview: Overview) {
         self.accountId = accountId
         stage = overview.stage
+        riskLevel = overview.riskLevel
         nextStageAt = overview.nextStageAt.map(CloudEvent.timestamp)
         tier = overview.tier.rawValue
         tierExpiresAt = overview.tierExpiresAt.map(CloudEvent.timestamp)
@@ -93,7 +95,7 @@ struct EntitlementsResult: Encodable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case accountId, stage, nextStageAt, tier, tierExpiresAt, tierInForce, actions, quotas
+        case accountId, stage, riskLevel, nextStageAt, tier, tierExpiresAt, tierInForce, actions, quotas
     }
 
     /// Encodes every key; `nextStageAt` and `tierExpiresAt` as `null` when absent (last stage,
@@ -102,6 +104,7 @@ struct EntitlementsResult: Encodable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(accountId, forKey: .accountId)
         try container.encode(stage, forKey: .stage)
+        try container.encode(riskLevel, forKey: .riskLevel)
         try container.encode(nextStageAt, forKey: .nextStageAt)
         try container.encode(tier, forKey: .tier)
         try container.encode(tierExpiresAt, forKey: .tierExpiresAt)

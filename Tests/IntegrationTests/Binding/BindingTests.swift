@@ -103,6 +103,7 @@ struct BindingTests {
             BindingClient.item("sticker", compatible: true),  // auto
             BindingClient.item("sticker"),  // auto
             BindingClient.item("sticker", compatible: false),  // flagged
+            BindingClient.item("wallet"),  // withdraw_then_recharge (issue 18)
         ]
         let refused = try await binding.migrate(account, items: items, session: session)
         #expect(refused.code == "BINDING_REQUIRED")
@@ -117,10 +118,10 @@ struct BindingTests {
         #expect(plan.code == "OK")
         let expected: JSONValue = .object([
             "auto": .int(4), "manual": .int(3), "impossible": .int(3), "needs_confirmation": .int(3),
-            "external_group": .int(1), "refollow": .int(1), "flagged": .int(1),
+            "external_group": .int(1), "refollow": .int(1), "flagged": .int(1), "withdraw_then_recharge": .int(1),
         ])
         #expect(plan.result["plan"] == expected)
-        #expect(plan.result["items"] == .int(16))
+        #expect(plan.result["items"] == .int(17))
         let planId = try #require(plan.string("planId"))
         let planned = try await binding.client.event(on: "binding.events") {
             $0.type == "migration.planned" && $0.subject == account
@@ -128,7 +129,7 @@ struct BindingTests {
         #expect(planned.data["planId"] == .string(planId) && planned.data["counts"] == expected)
         let stored = try await pool.query(
             "SELECT items, counts::text AS counts FROM migration_plans WHERE plan_id = \(planId)::uuid")
-        #expect(try stored.first?.decode("items", as: Int.self) == 16)
+        #expect(try stored.first?.decode("items", as: Int.self) == 17)
 
         // A bad item is MALFORMED naming it.
         let unknown = try await binding.migrate(

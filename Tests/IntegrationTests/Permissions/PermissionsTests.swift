@@ -52,6 +52,18 @@ struct PermissionsTests {
                 == "enterprise_policy")
     }
 
+    @Test func checksCarryTheStagesRiskLevel() async throws {
+        for (age, level) in [(0.0, "high"), (8 * day + 3600, "medium"), (31 * day + 3600, "low")] {
+            let account = try await permissions.account(age: age, tier: "id_card")
+            let reply = try await permissions.client.request(
+                RegistrarClient.command(
+                    type: "permissions.check",
+                    data: .object(["accountId": .string(account), "action": .string("chat.internal")])),
+                topic: "permissions.commands")
+            #expect(reply.data["result"]?["riskLevel"] == .string(level), "age \(age): \(reply.data)")
+        }
+    }
+
     @Test func eachSensitiveCriterionMissingInTurn() async throws {
         // 18 login days and today's allowed checks: 19 active days, one short.
         let few = try await permissions.account(age: 10 * day, tier: "bank_card")

@@ -14,6 +14,8 @@ public struct ManifestItem: Decodable, Sendable, Equatable {
         case transfer, friend, group
         case officialAccount = "official_account"
         case sticker
+        /// Not in the contract (issue 18): a WeChat Pay balance.
+        case wallet
     }
 
     /// The client's id of the item.
@@ -74,6 +76,9 @@ public enum MigrationOutcome: String, Codable, Sendable, CaseIterable {
     case refollow
     /// Stickers whose format is incompatible (`compatible: false`).
     case flagged
+    /// Wallets (issue 18): separate payment systems; the balance is never transferred, the user
+    /// withdraws it in WeChat and recharges the new wallet.
+    case withdrawThenRecharge = "withdraw_then_recharge"
 }
 
 /// Counts per outcome: the whole of a stored plan (items themselves are never kept).
@@ -168,6 +173,7 @@ public enum MigrationRules {
         case .group: return .externalGroup
         case .officialAccount: return .refollow
         case .sticker: return item.compatible == false ? .flagged : .auto
+        case .wallet: return .withdrawThenRecharge
         }
     }
 

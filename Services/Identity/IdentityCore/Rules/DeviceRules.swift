@@ -45,6 +45,55 @@ public enum DeviceRules {
         return (restricted, warnings)
     }
 
+    /// Whether a device is below the device matrix's recommended configuration (issue 18): an
+    /// Apple chip before `A<recommendedAppleChip>`, a Snapdragon below `recommendedSnapdragon` or a
+    /// Kirin below `recommendedKirin` (any platform). A chip of another family, or none, is not
+    /// judged: the matrix names no bar for it (docs/decisions.md).
+    public static func isBelowRecommended(device: DeviceInfo, policy: Policy.Registration) -> Bool {
+        guard let chip = device.chip else { return false }
+        if device.platform == .ios, let generation = appleChipGeneration(chip) {
+            return generation < policy.recommendedAppleChip
+        }
+        if let model = chipModel(chip, family: "snapdragon") { return model < policy.recommendedSnapdragon }
+        if let model = chipModel(chip, family: "kirin") { return model < policy.recommendedKirin }
+        return false
+    }
+
+    /// The model number after `family` in `chip` (`"Snapdragon 660"` → 660, `"HiSilicon Kirin 980"`
+    /// → 980). A numbered generation (`"Snapdragon 8 Gen 2"`) is newer than any three-digit model:
+    /// `Int.max`. `nil` when the family is not named or no number follows it.
+    public static func chipModel(_ chip: String, family: String) -> Int? {
+        let words = chip.lowercased().split(whereSeparator: { $0 == " " || $0 == "-" || $0 == "_" }).map(String.init)
+        guard let index = words.firstIndex(of: family), index + 1 < words.count else { return nil }
+        let digits = words[index + 1].prefix { $0.isASCII && $0.isNumber }
+        guard let number = Int(digits) else { return nil }
+        if index + 2 < words.count, words[index + 2].hasPrefix("gen") { return Int.max }
+        return number
+    }
+
+    /// The accounts to sign out of a device before one more signs in (issue 18: at most
+    /// `devices.maxSignedInAccountsPerDevice` accounts signed in on one device). The least recently
+    /// used go first (docs/decisions.md: signing the oldest out, as a phone's account switcher does,
+    /// rather than refusing the newest). `others` are the other accounts signed in there, with
+    /// when each last used it.
+    public static func accountsToSignOut(others: [(accountId: String, lastUsed: Date)], policy: Policy.Devices)
+        -> [String]
+    {
+        let excess = others.count - (policy.maxSignedInAccountsPerDevice - 1)
+        guard excess > 0 else { return [] }
+        return others.sorted { ($0.lastUsed, $0.accountId) < ($1.lastUsed, $1.accountId) }.prefix(excess).map(
+            \.accountId)
+    }
+
+    /// The fingerprint attribute an Android registration must carry (the article's "Android reads
+    /// the IMEI"); iOS is never asked for it.
+    public static let androidIMEIKey = "imeiHash"
+
+    /// Whether a registering device carries what its platform must: Android the IMEI hash.
+    public static func hasRequiredIdentifiers(_ device: DeviceInfo) -> Bool {
+        device.platform != .android || !(device.fingerprint[androidIMEIKey] ?? "").isEmpty
+    }
+
     /// The hardware identity of a fingerprint: its non-empty `imeiHash` and `serialHash` entries.
     ///
     /// A login whose identity equals a bound device's but whose similarity is below the threshold is a
