@@ -17,13 +17,19 @@ enum Seed {
     /// The phone of seeded identity account `i`.
     static func phone(_ i: Int) -> String { "+86139" + String(format: "%08d", i) }
 
-    /// The fingerprint every seeded identity device has.
-    static let fingerprint: [String: String] = Dictionary(
-        uniqueKeysWithValues: [
-            "cpuSerial", "basebandVersion", "boardId", "imeiHash", "serialHash", "screen", "kernel", "bootloader",
-            "wifiMac", "bluetoothMac", "buildId", "locale", "timezone", "fonts", "gpu", "sensorSet", "storage",
-            "cameraIds", "abi", "vendor", "radio", "hardware",
-        ].map { ($0, "\($0)-bench") })
+    /// The fingerprint attribute names.
+    static let attributes = [
+        "cpuSerial", "basebandVersion", "boardId", "imeiHash", "serialHash", "screen", "kernel", "bootloader",
+        "wifiMac", "bluetoothMac", "buildId", "locale", "timezone", "fonts", "gpu", "sensorSet", "storage",
+        "cameraIds", "abi", "vendor", "radio", "hardware",
+    ]
+
+    /// A fingerprint to vary per device (`name-bench`).
+    static let fingerprint: [String: String] = Dictionary(uniqueKeysWithValues: attributes.map { ($0, "\($0)-bench") })
+
+    /// The fingerprint of seeded identity account `i`'s own device (`name-bench-i`): each account
+    /// is on a device of its own, as the device rules expect (at most 3 accounts per device).
+    static func fingerprint(_ i: Int) -> [String: String] { fingerprint.mapValues { "\($0)-\(i)" } }
 
     /// The session token of seeded session `i` of `service`.
     static func token(_ service: String, _ i: Int) -> String { "bench-\(service)-\(i)" }
@@ -78,20 +84,31 @@ enum Seed {
                 FROM generate_series($1::int, $2::int) i ON CONFLICT DO NOTHING
                 """
             ], extra: [passwordHash, print])
-        let fingerprint = String(decoding: try JSONEncoder().encode(Seed.fingerprint), as: UTF8.self)
         let low = max(devices.lowerBound, range.lowerBound)
         let high = min(devices.upperBound, range.upperBound)
         guard low <= high else { return }
+        // A print and a device per account, fingerprint `Seed.fingerprint(i)`.
+        let names = "{" + attributes.joined(separator: ",") + "}"
+        try await run(
+            db, low...high, kind: "a300",
+            [
+                """
+                INSERT INTO identity.device_prints (id, attribute_count, created_at)
+                SELECT \(sqlID), 22, now() FROM generate_series($1::int, $2::int) i ON CONFLICT DO NOTHING
+                """
+            ])
         try await run(
             db, low...high, kind: "b000",
             [
                 """
                 INSERT INTO identity.devices (id, account_id, print_id, fingerprint, platform, model, bound_at)
-                SELECT ('00000000-0000-4000-d000-' || lpad(to_hex(i), 12, '0'))::uuid, \(sqlID), $4::uuid,
-                       $5::jsonb, 'android', 'Bench', now()
+                SELECT ('00000000-0000-4000-d000-' || lpad(to_hex(i), 12, '0'))::uuid, \(sqlID),
+                       ('00000000-0000-4000-a300-' || lpad(to_hex(i), 12, '0'))::uuid,
+                       (SELECT jsonb_object_agg(n, n || '-bench-' || i) FROM unnest($4::text[]) n), 'android', 'Bench',
+                       now()
                 FROM generate_series($1::int, $2::int) i ON CONFLICT DO NOTHING
                 """
-            ], extra: [print, fingerprint])
+            ], extra: [names])
     }
 
     /// Two identity sessions of each seeded identity account `range`: one read with access token

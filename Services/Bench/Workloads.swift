@@ -92,7 +92,7 @@ final class Workloads: Sendable {
         let i = nextDeregistration.add(1, ordering: .relaxed).newValue
         guard i <= deregistrationAccounts else { return false }
         let account = Seed.id("f000", i)
-        let fingerprint = Dictionary(uniqueKeysWithValues: Seed.fingerprint.map { ($0.key, "\($0.value)-\(i)") })
+        let fingerprint = Seed.fingerprint(i)
         let reply = await caller.command(
             "deregistration.request",
             ["accountId": .string(account), "deviceFingerprint": .object(fingerprint.mapValues(JSONValue.string))],
@@ -110,7 +110,7 @@ final class Workloads: Sendable {
             "login",
             [
                 "phone": .string(phone), "password": .string(Self.password),
-                "device": Self.device(Seed.fingerprint), "ip": Self.ip(i),
+                "device": Self.device(Seed.fingerprint(i)), "ip": Self.ip(i),
             ],
             topic: topics.commands(.identity), key: phone)
         return Self.ok(reply)

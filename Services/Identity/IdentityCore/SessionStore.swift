@@ -111,7 +111,8 @@ enum SessionStore {
             SELECT s.account_id::text AS account_id, max(s.last_used_at) AS last_used,
                    array_agg(DISTINCT s.device_id::text) AS devices
             FROM sessions s JOIN devices d ON d.id = s.device_id
-            WHERE d.print_id = \(printID)::uuid AND s.account_id <> \(accountID)::uuid AND s.revoked_at IS NULL
+            WHERE d.print_id = \(printID)::uuid AND d.unbound_at IS NULL AND s.account_id <> \(accountID)::uuid
+              AND s.revoked_at IS NULL
               AND greatest(s.expires_at, s.refresh_expires_at) > \(now)
             GROUP BY s.account_id
             """
