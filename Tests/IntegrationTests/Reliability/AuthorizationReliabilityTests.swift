@@ -159,11 +159,10 @@ struct AuthorizationReliabilityTests {
             "session.refresh with a rotated refresh token",
             try await send("identity.commands", "session.refresh", ["refreshToken": .string(rotatedRefresh)]),
             "UNAUTHENTICATED")
+        let replacedBy: String = try #require(refreshed.string("sessionToken"))
         checks.expect(
             "account.get with the token the reused refresh replaced",
-            try await send(
-                "identity.commands", "account.get", [:], session: try #require(refreshed.string("sessionToken"))),
-            "UNAUTHENTICATED")
+            try await send("identity.commands", "account.get", [:], session: replacedBy), "UNAUTHENTICATED")
         // Nothing happened to the owner: the password and phone are unchanged.
         checks.expect("login of the owner afterwards", try await identity.login(phone: phone, device: device), "OK")
         #expect(checks.failures.isEmpty, "\(checks.failures)")
