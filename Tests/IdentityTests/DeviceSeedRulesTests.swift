@@ -61,3 +61,21 @@ import Testing
         #expect(DeviceRules.accountsToSignOut(others: crowded, policy: devices) == ["a", "b"])
     }
 }
+
+/// Issue 18: real-name guidance after the SMS step.
+@Suite struct VerificationGuidanceTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func theNextStepFollowsTheTierInForce() {
+        let later = now.addingTimeInterval(86_400)
+        let none = VerificationRules.guidance(TierState(tier: .none, expiresAt: later), now: now)
+        #expect(none == VerificationGuidance(tier: "none", tierExpiresAt: later, next: ["bank_card", "id_card"]))
+        let card = VerificationRules.guidance(TierState(tier: .bankCard, expiresAt: later), now: now)
+        #expect(card == VerificationGuidance(tier: "bank_card", tierExpiresAt: later, next: ["id_card"]))
+        #expect(VerificationRules.guidance(TierState(tier: .idCard, expiresAt: nil), now: now) == nil)
+        // A lapsed tier counts as none, with no end to show.
+        let lapsed = VerificationRules.guidance(TierState(tier: .bankCard, expiresAt: now), now: now)
+        #expect(lapsed == VerificationGuidance(tier: "none", tierExpiresAt: nil, next: ["bank_card", "id_card"]))
+        #expect(VerificationRules.guidance(nil, now: now)?.next == ["bank_card", "id_card"])
+    }
+}

@@ -72,7 +72,10 @@ enum AccountCreation {
         try effects.emit(
             .deviceBound, subject: accountID,
             data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: registration.platform))
-        return try .ok(AccountResult(accountId: accountID, session: opened, deviceId: deviceID))
+        return try .ok(
+            AccountResult(
+                accountId: accountID, session: opened, deviceId: deviceID,
+                guidance: VerificationRules.guidance(tier, now: now)))
     }
 }
 
@@ -120,7 +123,24 @@ struct AccountResult: Encodable {
     var refreshToken: String?
     var refreshExpiresAt: String?
 
-    init(accountId: String, session: IssuedSession?, deviceId: String) {
+    /// The next real-name step (issue 18); absent once the account is ID-verified.
+    var verification: Guidance?
+
+    /// `VerificationGuidance` on the wire.
+    struct Guidance: Encodable {
+        var tier: String
+        var tierExpiresAt: String?
+        var next: [String]
+
+        init(_ guidance: VerificationGuidance) {
+            tier = guidance.tier
+            tierExpiresAt = guidance.tierExpiresAt.map(CloudEvent.timestamp)
+            next = guidance.next
+        }
+    }
+
+    init(accountId: String, session: IssuedSession?, deviceId: String, guidance: VerificationGuidance? = nil) {
+        verification = guidance.map(Guidance.init)
         self.accountId = accountId
         self.deviceId = deviceId
         sessionToken = session?.accessToken

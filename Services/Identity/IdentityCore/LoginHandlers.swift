@@ -160,7 +160,11 @@ enum LoginHandlers {
             try effects.emit(
                 .loginSucceeded, subject: accountID,
                 data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: platform))
-            return try .ok(AccountResult(accountId: accountID, session: opened, deviceId: deviceID))
+            return try .ok(
+                AccountResult(
+                    accountId: accountID, session: opened, deviceId: deviceID,
+                    guidance: VerificationRules.guidance(
+                        try VerificationStore.tier(session, accountID: accountID), now: now)))
         case .deviceLimit(let mismatch), .verify(_, let mismatch):
             if let mismatch {
                 try effects.emit(

@@ -43,6 +43,17 @@ enum VerificationStore {
         return state
     }
 
+    /// The account's tier as stored (unlocked).
+    static func tier(_ session: borrowing PostgresSession, accountID: String) throws -> TierState? {
+        guard
+            let row = try session.query(
+                "SELECT tier, expires_at FROM account_tiers WHERE account_id = \(accountID)::uuid"
+            ).first,
+            let tier = VerificationTier(rawValue: try row.decode("tier"))
+        else { return nil }
+        return TierState(tier: tier, expiresAt: try row.decode("expires_at"))
+    }
+
     /// Records a successful check's tier (a stronger tier in force is kept) and returns the result.
     static func applyTier(
         _ session: borrowing PostgresSession, accountID: String, verified: VerificationTier, now: Date, policy: Policy

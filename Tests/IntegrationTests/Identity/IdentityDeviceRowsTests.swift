@@ -35,6 +35,31 @@ struct IdentityDeviceRowsTests {
         #expect(recommended.code == "OK" && recommended.warnings.isEmpty)
     }
 
+    @Test func signInRepliesGuideTowardRealNameVerification() async throws {
+        let phone = IdentityClient.phone()
+        let device = IdentityClient.device()
+        let (registrationId, _) = try await identity.registerToSecurityCheck(phone: phone, device: device)
+        let created = try await identity.send(
+            "registration.security_check",
+            [
+                "registrationId": .string(registrationId),
+                "behavior": .object(["typingRhythmScore": .double(0.9), "swipeScore": .double(0.9)]),
+                "liveness": .object(["passed": .bool(true), "score": .double(0.97)]),
+            ])
+        #expect(created.code == "OK")
+        let guidance = created.result["verification"]
+        #expect(guidance?["tier"] == .string("none"))
+        #expect(guidance?["next"] == .array([.string("bank_card"), .string("id_card")]))
+        #expect(guidance?["tierExpiresAt"]?.stringValue != nil)
+        let token = try #require(created.string("sessionToken"))
+        #expect(try await identity.verifyCard(IdentityClient.cardNumber(), session: token).code == "OK")
+        let afterCard = try await identity.login(phone: phone, device: device)
+        #expect(afterCard.result["verification"]?["next"] == .array([.string("id_card")]))
+        #expect(try await identity.verifyID(IdentityClient.residentID(), session: token).code == "OK")
+        let afterID = try await identity.login(phone: phone, device: device)
+        #expect(afterID.code == "OK" && afterID.result["verification"] == nil, "\(afterID.event.data)")
+    }
+
     @Test func anEmulatorCannotSignIn() async throws {
         let phone = IdentityClient.phone()
         let fingerprint = IdentityClient.fingerprint()

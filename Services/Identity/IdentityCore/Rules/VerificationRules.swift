@@ -126,6 +126,43 @@ public enum VerificationRules {
         return current
     }
 
+    /// The next real-name step an account should take (issue 18, "after the SMS step the system
+    /// guides the user into real-name verification"): the methods that would raise its tier (a
+    /// lapsed tier counts as none), and until when the current tier holds. `nil` for a permanent
+    /// `id_card` tier: nothing left to do.
+    public static func guidance(_ current: TierState?, now: Date) -> VerificationGuidance? {
+        let valid = current.flatMap { $0.isValid(at: now) ? $0 : nil }
+        switch valid?.tier ?? .none {
+        case .none:
+            return VerificationGuidance(
+                tier: VerificationTier.none.rawValue, tierExpiresAt: valid?.expiresAt,
+                next: [VerificationTier.bankCard.rawValue, VerificationTier.idCard.rawValue])
+        case .bankCard:
+            return VerificationGuidance(
+                tier: VerificationTier.bankCard.rawValue, tierExpiresAt: valid?.expiresAt,
+                next: [VerificationTier.idCard.rawValue])
+        case .idCard:
+            return nil
+        }
+    }
+
     /// The liveness rule: only an explicit pass counts.
     public static func livenessPassed(_ passed: Bool?) -> Bool { passed == true }
+}
+
+/// The real-name guidance a sign-in reply carries (`VerificationRules.guidance`).
+public struct VerificationGuidance: Sendable, Equatable {
+    /// The tier in force (`none` when it lapsed).
+    public var tier: String
+    /// Until when it holds; `nil` once lapsed.
+    public var tierExpiresAt: Date?
+    /// The methods that would raise it, in the order to suggest them.
+    public var next: [String]
+
+    /// Creates guidance.
+    public init(tier: String, tierExpiresAt: Date?, next: [String]) {
+        self.tier = tier
+        self.tierExpiresAt = tierExpiresAt
+        self.next = next
+    }
 }
