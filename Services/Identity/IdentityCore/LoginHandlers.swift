@@ -306,7 +306,11 @@ enum LoginHandlers {
             session, accountID: accountID, deviceID: deviceID,
             platform: DevicePlatform(rawValue: challenge.platform) ?? .android, now: now, policy: context.policy,
             effects: &effects)
-        return try .ok(AccountResult(accountId: accountID, session: opened, deviceId: deviceID))
+        return try .ok(
+            AccountResult(
+                accountId: accountID, session: opened, deviceId: deviceID,
+                guidance: VerificationRules.guidance(
+                    try VerificationStore.tier(session, accountID: accountID), now: now)))
     }
 
     static func unbind(
