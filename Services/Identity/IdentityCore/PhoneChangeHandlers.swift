@@ -77,12 +77,8 @@ enum PhoneChangeHandlers {
         for (phone, purpose, code) in [
             (oldPhone, "phone_change_old", oldCode), (newPhone, "phone_change_new", newCode),
         ] {
-            try SMSBudget.spend(session, now: now)
-            try effects.publish(
-                topic: "notifications.sms", key: phone.e164, type: .smsRequested,
-                data: SMSRequested(
-                    phone: phone.e164, purpose: purpose, code: code, expiresAt: CloudEvent.timestamp(expires)),
-                sensitive: true)
+            try SMSRequested.send(
+                session, &effects, to: phone, purpose: purpose, code: code, expiresAt: expires, now: now)
         }
         return try .ok(["changeId": id, "newPhone": newPhone.masked, "expiresAt": CloudEvent.timestamp(expires)])
     }

@@ -95,12 +95,8 @@ enum RecoveryHandlers {
             session, id: id, phone: phone.e164, accountID: sends ? account?.id : nil, printID: printID,
             ip: data.ip.address, codeHash: resetCodeHash(id: id, code: code, context), expiresAt: expires, now: now)
         if sends {
-            try SMSBudget.spend(session, now: now)
-            try effects.publish(
-                topic: "notifications.sms", key: phone.e164, type: .smsRequested,
-                data: SMSRequested(
-                    phone: phone.e164, purpose: "password_reset", code: code, expiresAt: CloudEvent.timestamp(expires)),
-                sensitive: true)
+            try SMSRequested.send(
+                session, &effects, to: phone, purpose: "password_reset", code: code, expiresAt: expires, now: now)
         }
         // Constant, so known and unknown phones get byte-identical data.
         return try .ok(["codeValidSeconds": Int(policy.sms.validity.timeInterval)])

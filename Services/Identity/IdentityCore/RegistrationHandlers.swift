@@ -193,7 +193,6 @@ enum RegistrationHandlers {
         guard try SMSBudget.available(session, service: "identity", policy: policy.sms, now: now) else {
             return .rejected(.rateLimited, "too many registrations started; try again later")
         }
-        try SMSBudget.spend(session, now: now)
         if let ticket = data.scanTicket, ticketValid {
             try ScanTickets.use(session, ticket: ticket, now: now)
         }
@@ -215,11 +214,8 @@ enum RegistrationHandlers {
                 restricted: flags.restricted, warnings: flags.warnings,
                 smsCodeHash: SecretCodes.keyedHash(id + ":" + code, key: context.hashKey), smsExpiresAt: codeExpires,
                 createdAt: now, expiresAt: now.addingTimeInterval(policy.registration.flowValidity.timeInterval)))
-        try effects.publish(
-            topic: "notifications.sms", key: phone.e164, type: .smsRequested,
-            data: SMSRequested(
-                phone: phone.e164, purpose: "registration", code: code, expiresAt: CloudEvent.timestamp(codeExpires)),
-            sensitive: true)
+        try SMSRequested.send(
+            session, &effects, to: phone, purpose: "registration", code: code, expiresAt: codeExpires, now: now)
         try effects.emit(
             .registrationStarted, subject: id,
             data: RegistrationStarted(
@@ -476,6 +472,21 @@ struct SMSRequested: Encodable {
     var purpose: String
     var code: String
     var expiresAt: String
+
+    /// Counts one SMS against identity's global budget and asks the gateway to send `code` to
+    /// `phone` (on `notifications.sms`, blanked from the outbox once sent). Callers have checked
+    /// `SMSBudget.available` in the same transaction.
+    static func send(
+        _ session: borrowing PostgresSession, _ effects: inout MessageEffects, to phone: PhoneNumber, purpose: String,
+        code: String, expiresAt: Date, now: Date
+    ) throws {
+        try SMSBudget.spend(session, now: now)
+        try effects.publish(
+            topic: "notifications.sms", key: phone.e164, type: .smsRequested,
+            data: SMSRequested(
+                phone: phone.e164, purpose: purpose, code: code, expiresAt: CloudEvent.timestamp(expiresAt)),
+            sensitive: true)
+    }
 }
 
 struct RegistrationStarted: Encodable {
