@@ -99,12 +99,34 @@ struct Topics: AsyncParsableCommand {
 
         func run() async throws {
             let context = Context()
-            let names = context.topics.allNames
-            try await KafkaAdmin.createTopics(
-                names, partitions: Int32(context.configuration.topicPartitions),
-                replication: Int32(context.configuration.topicReplication), configuration: context.kafka,
-                logger: context.logger)
-            print("topics: \(names.count) present (\(context.configuration.topicPartitions) partitions each)")
+            let policy = try Policy.load(path: context.configuration.policyPath)
+            let specifications = context.topics.specifications(
+                retention: policy.topics, partitions: Int32(context.configuration.topicPartitions),
+                replication: Int32(context.configuration.topicReplication))
+            let existing = try await KafkaAdmin.createTopics(
+                specifications, configuration: context.kafka, logger: context.logger)
+            let created = specifications.count - existing.count
+            let partitions = context.configuration.topicPartitions
+            print("topics: \(specifications.count) present (\(partitions) partitions each, \(created) created)")
+            // Topics created before retention was configured (or with other values) get the policy's.
+            var updated = 0
+            for specification in specifications where existing.contains(specification.name) {
+                let outcome = try await KafkaAdmin.updateTopicConfig(
+                    specification.name, specification.config, configuration: context.kafka, logger: context.logger)
+                if outcome == .notSupported {
+                    print("topics: the broker cannot alter topic configuration; existing topics keep theirs")
+                    break
+                }
+                if outcome == .updated { updated += 1 }
+            }
+            if updated > 0 { print("topics: retention updated on \(updated) existing topics") }
+            let kept: [(String, Policy.TopicWindow)] = [
+                ("commands", policy.topics.commands), ("events", policy.topics.events),
+                ("replies", policy.topics.replies), ("notifications.sms", policy.topics.sms),
+                ("deadletter", policy.topics.deadLetter),
+            ]
+            let retention = kept.map { name, window in "\(name) \(window.retention)" }.joined(separator: ", ")
+            print("topics: retention \(retention)")
         }
     }
 }

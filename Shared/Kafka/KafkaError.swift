@@ -68,6 +68,8 @@ extension KafkaError {
         public static let timedOut = Code(rawValue: -185)
         /// `_QUEUE_FULL`: the producer queue is full.
         public static let queueFull = Code(rawValue: -184)
+        /// `_UNSUPPORTED_FEATURE`: the broker does not offer the request (e.g. Tansu and AlterConfigs).
+        public static let unsupportedFeature = Code(rawValue: -165)
         /// `_NO_OFFSET`: no offset to commit.
         public static let noOffset = Code(rawValue: -168)
         /// `_FATAL`: the client instance is unusable.

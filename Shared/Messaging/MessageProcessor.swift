@@ -184,15 +184,16 @@ final class MessageProcessor: Service {
     /// Handles the batch in one transaction, in order. The ids of the messages that have a handler
     /// are claimed in the inbox first, in one statement; those not claimed now were seen before.
     private func handle(_ batch: [Incoming]) async throws -> [Outcome] {
-        try await pool.transaction { session in
+        let now = environment.clock.now()
+        return try await pool.transaction { session in
             let claims = batch.compactMap { item -> MessageStore.Claim? in
                 guard item.handler != nil, case .success(let envelope) = item.envelope else { return nil }
                 return MessageStore.Claim(
                     messageID: envelope.id, topic: item.message.topic, partition: item.message.partition,
                     offset: item.message.offset)
             }
-            var fresh = try MessageStore.claim(session, consumer: self.consumerName, claims)
-            var writes = Writes()
+            var fresh = try MessageStore.claim(session, consumer: self.consumerName, claims, at: now)
+            var writes = Writes(now: now)
             var outcomes: [Outcome] = []
             outcomes.reserveCapacity(batch.count)
             for item in batch {
@@ -210,6 +211,8 @@ final class MessageProcessor: Service {
     /// commit. Writing them last changes nothing a savepoint could undo: a message's rows are
     /// decided once its handler returned.
     struct Writes {
+        /// The batch's time (the service's clock): when its claims and dead letters are recorded.
+        var now: Date
         var rows: [MessageStore.OutboxRow] = []
         var replies: [MessageStore.KeptReply] = []
 
@@ -359,7 +362,7 @@ final class MessageProcessor: Service {
         guard try recordDeadLetter(session, message, malformed, into: &writes) else {
             return Outcome(type: "malformed", label: "duplicate", wroteOutbox: false)
         }
-        if reply, let id = malformed.messageID, try claim(session, id, of: message) {
+        if reply, let id = malformed.messageID, try claim(session, id, of: message, at: writes.now) {
             let envelope = IncomingEnvelope(
                 specversion: "1.0", id: id, source: "", type: "", correlationid: malformed.correlationID)
             try self.reply(malformed.reply, to: envelope, now: environment.clock.now(), into: &writes)
@@ -368,13 +371,15 @@ final class MessageProcessor: Service {
     }
 
     /// Claims one message's id outside a batch's claim; true when it was new.
-    private func claim(_ session: borrowing PostgresSession, _ id: String, of message: KafkaMessage) throws -> Bool {
+    private func claim(_ session: borrowing PostgresSession, _ id: String, of message: KafkaMessage, at now: Date)
+        throws -> Bool
+    {
         try MessageStore.claim(
             session, consumer: consumerName,
             [
                 MessageStore.Claim(
                     messageID: id, topic: message.topic, partition: message.partition, offset: message.offset)
-            ]
+            ], at: now
         ).contains(id)
     }
 
@@ -385,9 +390,9 @@ final class MessageProcessor: Service {
         guard case .success(let envelope) = decoder.envelope(message.value) else { return }
         let now = environment.clock.now()
         try await pool.transaction { session in
-            var writes = Writes()
+            var writes = Writes(now: now)
             guard try self.recordDeadLetter(session, message, .handlerError(envelope), into: &writes) else { return }
-            if isCommand, try self.claim(session, envelope.id, of: message) {
+            if isCommand, try self.claim(session, envelope.id, of: message, at: now) {
                 try self.reply(.handlerError, to: envelope, now: now, into: &writes)
             }
             try writes.flush(session)
@@ -404,7 +409,7 @@ final class MessageProcessor: Service {
             try MessageStore.recordDeadLetter(
                 session, topic: message.topic, partition: message.partition, offset: message.offset,
                 digest: Sodium.sha256(message.value).hexString, reason: malformed.reason, field: malformed.field,
-                messageID: malformed.messageID)
+                messageID: malformed.messageID, at: writes.now)
         else { return false }
         let reason = malformed.field.map { "\(malformed.reason): \($0)" } ?? malformed.reason
         let letter = DeadLetter(

@@ -4,15 +4,16 @@ import Postgres
 /// The runtime's tables in the service's own schema (found through `search_path`): `inbox`,
 /// `outbox` and `dead_letters` (created by `deploy/migrations`).
 enum MessageStore {
-    /// Claims the messages' ids for `consumer` in one statement; returns the ids that were new.
-    static func claim(_ session: borrowing PostgresSession, consumer: String, _ claims: [Claim]) throws -> Set<
-        String
-    > {
+    /// Claims the messages' ids for `consumer` in one statement, received at `now` (the service's
+    /// clock, which the pruner's windows are measured on); returns the ids that were new.
+    static func claim(_ session: borrowing PostgresSession, consumer: String, _ claims: [Claim], at now: Date) throws
+        -> Set<String>
+    {
         if claims.isEmpty { return [] }
         let rows = try session.query(
             """
-            INSERT INTO inbox (consumer, message_id, topic, partition, "offset")
-            SELECT \(consumer), m, t, p, o
+            INSERT INTO inbox (consumer, message_id, topic, partition, "offset", received_at)
+            SELECT \(consumer), m, t, p, o, \(now)::timestamptz
             FROM unnest(\(claims.map(\.messageID))::text[], \(claims.map(\.topic))::text[],
                         \(claims.map(\.partition))::int[], \(claims.map(\.offset))::bigint[]) AS r(m, t, p, o)
             ON CONFLICT DO NOTHING
@@ -68,12 +69,12 @@ enum MessageStore {
     /// false when it was recorded before.
     static func recordDeadLetter(
         _ session: borrowing PostgresSession, topic: String, partition: Int32, offset: Int64, digest: String,
-        reason: String, field: String?, messageID: String?
+        reason: String, field: String?, messageID: String?, at now: Date
     ) throws -> Bool {
         try session.query(
             """
-            INSERT INTO dead_letters (topic, partition, "offset", digest, reason, field, message_id)
-            VALUES (\(topic), \(partition), \(offset), \(digest), \(reason), \(field), \(messageID))
+            INSERT INTO dead_letters (topic, partition, "offset", digest, reason, field, message_id, received_at)
+            VALUES (\(topic), \(partition), \(offset), \(digest), \(reason), \(field), \(messageID), \(now))
             ON CONFLICT DO NOTHING
             """
         ).affectedRows == 1
@@ -96,15 +97,53 @@ enum MessageStore {
         }
     }
 
-    /// Marks rows as published, blanking the payload and key of sensitive ones (an SMS
-    /// notification is keyed by the raw phone).
-    static func markSent(_ session: borrowing PostgresSession, _ seqs: [Int64]) throws {
+    /// Marks rows as published at `now` (the service's clock), blanking the payload and key of
+    /// sensitive ones (an SMS notification is keyed by the raw phone).
+    static func markSent(_ session: borrowing PostgresSession, _ seqs: [Int64], at now: Date) throws {
         try session.query(
             """
-            UPDATE outbox SET sent_at = now(), payload = CASE WHEN sensitive THEN '' ELSE payload END,
+            UPDATE outbox SET sent_at = \(now), payload = CASE WHEN sensitive THEN '' ELSE payload END,
                 key = CASE WHEN sensitive THEN NULL ELSE key END
             WHERE seq = ANY(\(seqs)::bigint[])
             """)
+    }
+
+    /// Deletes at most `limit` inbox rows of `topics` received before `cutoff`; returns how many.
+    /// Rows another session holds (a replica's pruner) are skipped, not waited for.
+    static func pruneInbox(_ session: borrowing PostgresSession, topics: [String], before cutoff: Date, limit: Int)
+        throws -> Int
+    {
+        try session.query(
+            """
+            DELETE FROM inbox WHERE (consumer, message_id) IN (
+                SELECT consumer, message_id FROM inbox
+                WHERE topic = ANY(\(topics)::text[]) AND received_at < \(cutoff)
+                LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            """
+        ).affectedRows
+    }
+
+    /// Deletes at most `limit` outbox rows the broker confirmed before `cutoff` (never an unsent
+    /// row: `sent_at` is null until the confirmation); returns how many.
+    static func pruneSentOutbox(_ session: borrowing PostgresSession, before cutoff: Date, limit: Int) throws -> Int {
+        try session.query(
+            """
+            DELETE FROM outbox WHERE seq IN (
+                SELECT seq FROM outbox WHERE sent_at IS NOT NULL AND sent_at < \(cutoff)
+                LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            """
+        ).affectedRows
+    }
+
+    /// Deletes at most `limit` dead-letter rows recorded before `cutoff`; returns how many.
+    static func pruneDeadLetters(_ session: borrowing PostgresSession, before cutoff: Date, limit: Int) throws -> Int {
+        try session.query(
+            """
+            DELETE FROM dead_letters WHERE id IN (
+                SELECT id FROM dead_letters WHERE received_at < \(cutoff)
+                LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            """
+        ).affectedRows
     }
 
     /// A message id to claim, with where the message was read.

@@ -14,12 +14,14 @@ final class OutboxRelay: Service {
     private let schema: String
     private let batchSize: Int
     private let idlePoll: Duration
+    private let clock: any RegistrarClock
     private let logger: Logger
 
     init(
         connection: PostgresConnection, producer: KafkaProducer, doorbell: Doorbell, schema: String, batchSize: Int,
-        idlePoll: Duration, logger: Logger
+        idlePoll: Duration, clock: any RegistrarClock = SystemClock(), logger: Logger
     ) {
+        self.clock = clock
         self.connection = connection
         self.producer = producer
         self.doorbell = doorbell
@@ -71,7 +73,9 @@ final class OutboxRelay: Service {
             if delivered > 0 {
                 FaultInjection.process.reached(.afterPublish)
                 let seqs = rows.prefix(delivered).map(\.seq)
-                try await connection.run { session in try MessageStore.markSent(session, seqs) }
+                // The service's clock, as the pruner's `sentOutboxRetention` is measured on it.
+                let now = clock.now()
+                try await connection.run { session in try MessageStore.markSent(session, seqs, at: now) }
             }
             if delivered < rows.count, let error = results[delivered] {
                 throw error

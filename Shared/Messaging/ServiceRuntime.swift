@@ -9,8 +9,9 @@ import ServiceLifecycle
 public let registrarVersion = "0.1.0"
 
 /// Starts a service process: configuration from the environment, policy, database pool, producer,
-/// outbox relay, the command loop with the built-in `system.ping`, and graceful shutdown on SIGTERM
-/// (stop taking messages, finish the batch in flight, commit offsets, publish the outbox, exit 0).
+/// outbox relay, the command loop with the built-in `system.ping`, the runtime's pruner, and graceful
+/// shutdown on SIGTERM (stop taking messages, finish the batch in flight, commit offsets, publish the
+/// outbox, exit 0).
 public enum ServiceRuntime {
     /// Runs `service` on `clock` until SIGTERM or SIGINT. `configure` registers the service's
     /// handlers and returns its periodic tasks (sweeps, expiries).
@@ -49,7 +50,10 @@ public enum ServiceRuntime {
         let relay = OutboxRelay(
             connection: PostgresConnection(configuration: postgres), producer: producer, doorbell: doorbell,
             schema: service.schema, batchSize: policy.runtime.relayBatchSize,
-            idlePoll: policy.runtime.relayIdlePoll.duration, logger: logger)
+            idlePoll: policy.runtime.relayIdlePoll.duration, clock: clock, logger: logger)
+        let pruner = RuntimePruner(
+            pool: pool, clock: clock, policy: policy.runtime, commandTopics: [topics.commands(service)],
+            eventTopics: router.eventTopics.sorted().map(topics.name), logger: logger)
         let processor = MessageProcessor(
             router: router, decoder: decoder, pool: pool, consumer: consumer, doorbell: doorbell,
             environment: environment)
@@ -60,11 +64,16 @@ public enum ServiceRuntime {
                 "service": "\(service.rawValue)", "version": "\(registrarVersion)",
                 "kafka.brokers": "\(configuration.kafkaBrokers)", "topic.prefix": "\(configuration.topicPrefix)",
             ])
-        // Graceful shutdown runs in reverse order: schedulers, then the command loop, then the relay
-        // (which publishes whatever the others left in the outbox).
+        for shortfall in policy.retentionShortfalls {
+            // A test policy may shorten windows on purpose; in production this is a mistake.
+            logger.warning("retention window shorter than the redelivery horizon", metadata: ["policy": "\(shortfall)"])
+        }
+        // Graceful shutdown runs in reverse order: the pruner and schedulers, then the command loop,
+        // then the relay (which publishes whatever the others left in the outbox).
         let group = ServiceGroup(
             services: [relay, processor]
-                + tasks.map { PeriodicService(task: $0, pool: pool, doorbell: doorbell, environment: environment) },
+                + tasks.map { PeriodicService(task: $0, pool: pool, doorbell: doorbell, environment: environment) }
+                + [pruner],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         logger.info("stopped")

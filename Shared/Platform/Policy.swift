@@ -28,8 +28,10 @@ public struct Policy: Codable, Sendable, Equatable {
     public var binding = Binding()
     /// Deregistration and retention.
     public var deregistration = Deregistration()
-    /// Message runtime limits.
+    /// Message runtime limits and the retention of the runtime's tables.
     public var runtime = Runtime()
+    /// How long the broker keeps each kind of topic (`registrar topics create`).
+    public var topics = TopicRetention()
 
     /// The contract's defaults.
     public init() {}
@@ -214,6 +216,72 @@ public struct Policy: Codable, Sendable, Equatable {
         public var relayBatchSize = 500
         public var relayIdlePoll = PolicyDuration.seconds(1)
         public var retryBackoffMax = PolicyDuration.seconds(5)
+        /// Not in the contract: how long an inbox row of a command (its id and kept reply) is kept.
+        /// It must outlast every way the same id can come back (docs/decisions.md, "Retention of
+        /// runtime data"): the command topic's life (`topics.commands`), a replay from the
+        /// dead-letter topic (`topics.deadLetter`, the longest of them) and a client's re-send.
+        public var commandInboxRetention = PolicyDuration.days(8)
+        /// Not in the contract: how long an inbox row of an event is kept: past the event topics'
+        /// life (`topics.events`), which a consumer group reset to the earliest offset re-reads.
+        public var eventInboxRetention = PolicyDuration.days(32)
+        /// Not in the contract: how long an outbox row is kept once the broker confirmed it (the relay
+        /// never reads it again; it serves diagnosis only). Unsent rows are never pruned.
+        public var sentOutboxRetention = PolicyDuration.days(1)
+        /// Not in the contract: how long a dead-letter row is kept. It records a message once per
+        /// topic, partition, offset and digest, so it must outlast the longest topic a poison message
+        /// can be redelivered from (`topics.events`).
+        public var deadLetterRetention = PolicyDuration.days(32)
+        /// Not in the contract: time between two runs of the runtime's pruner.
+        public var pruneInterval = PolicyDuration.minutes(1)
+        /// Not in the contract: rows one pruning statement deletes at most (one short transaction).
+        public var pruneBatchSize = 1000
+        /// Not in the contract: statements one run makes per table at most, so a run is bounded
+        /// (a backlog is worked off over several runs).
+        public var pruneBatchesPerRun = 50
+    }
+
+    /// Not in the contract: the broker's retention of each kind of topic, set by
+    /// `registrar topics create` (`retention.ms`, `segment.ms`). Apache Kafka deletes whole segments
+    /// only, once their newest message is older than the retention: a message can live for the
+    /// retention plus one segment (plus the broker's 5-minute check), so short topics get short
+    /// segments.
+    public struct TopicRetention: Codable, Sendable, Equatable {
+        /// `<service>.commands`: raw phones, passwords, SMS codes, card and ID numbers.
+        public var commands = TopicWindow(retention: .days(1), segment: .hours(1))
+        /// `<service>.events`: facts without raw personal numbers (masked phones, hashes); consumers
+        /// rebuild read models from them.
+        public var events = TopicWindow(retention: .days(30), segment: .days(1))
+        /// `registrar.replies`: session and refresh tokens, read by the client within seconds (a
+        /// client that missed its reply re-sends the command and gets the kept reply again).
+        public var replies = TopicWindow(retention: .hours(1), segment: .minutes(10))
+        /// `notifications.sms`: raw phones and codes for the SMS gateway (codes live 5 minutes).
+        public var sms = TopicWindow(retention: .days(1), segment: .hours(1))
+        /// `registrar.deadletter`: originals of refused messages (anything a client sent): a week to
+        /// fix and replay them.
+        public var deadLetter = TopicWindow(retention: .days(7), segment: .hours(1))
+
+        /// The broker's default `log.retention.check.interval.ms`: how late a due segment may go.
+        public static let brokerCheckInterval = PolicyDuration.minutes(5)
+    }
+
+    /// How long a topic keeps a message, and the segment size in time that bounds how long past it.
+    public struct TopicWindow: Codable, Sendable, Equatable {
+        /// `retention.ms`.
+        public var retention: PolicyDuration
+        /// `segment.ms`.
+        public var segment: PolicyDuration
+
+        /// The longest a message can stay readable: retention, one segment, one broker check.
+        public var horizon: PolicyDuration {
+            PolicyDuration(
+                milliseconds: retention.milliseconds + segment.milliseconds
+                    + TopicRetention.brokerCheckInterval.milliseconds)
+        }
+
+        /// The topic configuration (`retention.ms`, `segment.ms`) as the admin API takes it.
+        public var topicConfig: [String: String] {
+            ["retention.ms": "\(retention.milliseconds)", "segment.ms": "\(segment.milliseconds)"]
+        }
     }
 }
 
@@ -317,7 +385,33 @@ extension Policy {
         guard (1...64).contains(policy.runtime.consumeBatchSize) else {
             throw PolicyError(reason: "runtime.consumeBatchSize must be between 1 and 64")
         }
+        guard policy.runtime.pruneBatchSize > 0, policy.runtime.pruneBatchesPerRun > 0 else {
+            throw PolicyError(reason: "runtime.pruneBatchSize and runtime.pruneBatchesPerRun must be positive")
+        }
         return policy
+    }
+
+    /// The runtime windows that end before a message can come back (a topic's horizon): each is a
+    /// reason to log a warning at start. Empty for the defaults (a unit test holds them to it).
+    public var retentionShortfalls: [String] {
+        var found: [String] = []
+        func check(_ window: PolicyDuration, _ name: String, covers horizon: PolicyDuration, of topic: String) {
+            if window.milliseconds < horizon.milliseconds {
+                found.append("runtime.\(name) (\(window)) is shorter than \(topic)'s horizon (\(horizon))")
+            }
+        }
+        for (topic, window) in [
+            ("topics.commands", topics.commands), ("topics.deadLetter", topics.deadLetter),
+        ] {
+            check(runtime.commandInboxRetention, "commandInboxRetention", covers: window.horizon, of: topic)
+        }
+        for (topic, window) in [("topics.events", topics.events), ("topics.deadLetter", topics.deadLetter)] {
+            check(runtime.eventInboxRetention, "eventInboxRetention", covers: window.horizon, of: topic)
+        }
+        for (topic, window) in [("topics.commands", topics.commands), ("topics.events", topics.events)] {
+            check(runtime.deadLetterRetention, "deadLetterRetention", covers: window.horizon, of: topic)
+        }
+        return found
     }
 
     /// The defaults as pretty JSON with sorted keys (the content of `deploy/policy.json`).

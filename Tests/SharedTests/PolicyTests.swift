@@ -24,6 +24,20 @@ import Testing
         #expect(policy.runtime.maxMessageBytes == 65_536)
     }
 
+    @Test func runtimeWindowsOutlastEveryRedeliveryHorizon() throws {
+        let policy = Policy()
+        #expect(policy.retentionShortfalls.isEmpty, "\(policy.retentionShortfalls)")
+        // The command window covers a replay from the dead-letter topic (7 d + a 1 h segment + 5 min).
+        #expect(policy.topics.deadLetter.horizon.milliseconds <= policy.runtime.commandInboxRetention.milliseconds)
+        #expect(policy.topics.events.horizon.milliseconds <= policy.runtime.eventInboxRetention.milliseconds)
+        #expect(policy.topics.events.horizon.milliseconds <= policy.runtime.deadLetterRetention.milliseconds)
+        let short = try Policy.merged(overrides: Data(#"{"runtime": {"commandInboxRetention": "1d"}}"#.utf8))
+        #expect(short.retentionShortfalls.count == 2)  // shorter than the commands' and dead letters' horizons
+        #expect(throws: PolicyError.self) {
+            try Policy.merged(overrides: Data(#"{"runtime": {"pruneBatchSize": 0}}"#.utf8))
+        }
+    }
+
     @Test func overridesMergeKeyByKey() throws {
         let policy = try Policy.merged(
             overrides: Data(#"{"deregistration": {"cooldown": "2s"}, "sms": {"maxAttempts": 3}}"#.utf8))

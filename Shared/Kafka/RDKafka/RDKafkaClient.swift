@@ -204,42 +204,148 @@ extension RDKafkaHandle {
 
     // MARK: admin
 
-    /// Creates topics; ones that exist already count as created.
-    func createTopics(_ names: [String], partitions: Int32, replication: Int32, timeoutMs: Int32) throws(KafkaError) {
+    /// Creates topics with their configuration; returns the names of those that existed already
+    /// (left as they are: `alterTopicConfig` changes them).
+    func createTopics(_ specifications: [KafkaTopicSpecification], timeoutMs: Int32) throws(KafkaError) -> [String] {
         var errstr = [CChar](repeating: 0, count: 512)
         var newTopics: [OpaquePointer?] = []
         defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
-        for name in names {
-            guard let topic = rd_kafka_NewTopic_new(name, partitions, replication, &errstr, errstr.count) else {
-                throw KafkaError.invalid("topic \(name): \(string(fromBuffer: errstr))")
+        for specification in specifications {
+            guard
+                let topic = rd_kafka_NewTopic_new(
+                    specification.name, specification.partitions, specification.replication, &errstr, errstr.count)
+            else {
+                throw KafkaError.invalid("topic \(specification.name): \(string(fromBuffer: errstr))")
             }
             newTopics.append(topic)
+            for (key, value) in specification.config.sorted(by: { $0.key < $1.key }) {
+                // Validated by the broker, not here (librdkafka only refuses empty names).
+                try RDKafkaErrors.check(rd_kafka_NewTopic_set_config(topic, key, value))
+            }
         }
+        return try withHandle { rk throws(KafkaError) -> [String] in
+            try Self.adminRequest(rk, timeoutMs: timeoutMs, name: "CreateTopics") { queue in
+                newTopics.withUnsafeMutableBufferPointer { buffer in
+                    rd_kafka_CreateTopics(rk, buffer.baseAddress, buffer.count, nil, queue)
+                }
+            } result: { event throws(KafkaError) -> [String] in
+                guard let result = rd_kafka_event_CreateTopics_result(event) else {
+                    throw KafkaError.invalid("unexpected admin event")
+                }
+                var count = 0
+                guard let results = rd_kafka_CreateTopics_result_topics(result, &count) else { return [] }
+                var existing: [String] = []
+                for i in 0..<count {
+                    guard let r = results[i] else { continue }
+                    let code = rd_kafka_topic_result_error(r)
+                    let name = String(cString: rd_kafka_topic_result_name(r))
+                    if code == RD_KAFKA_RESP_ERR_NO_ERROR { continue }
+                    if code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
+                        existing.append(name)
+                        continue
+                    }
+                    let text = rd_kafka_topic_result_error_string(r).map { String(cString: $0) } ?? ""
+                    throw RDKafkaErrors.error(code, reason: "\(name): \(text)")
+                }
+                return existing
+            }
+        }
+    }
+
+    /// The configuration of `topic` as the broker describes it (defaults included, each marked).
+    func describeTopicConfig(_ topic: String, timeoutMs: Int32) throws(KafkaError) -> [KafkaConfigEntry] {
+        guard let resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic) else {
+            throw KafkaError.invalid("rd_kafka_ConfigResource_new failed")
+        }
+        // The request copies the resource; this one is ours to destroy.
+        defer { rd_kafka_ConfigResource_destroy(resource) }
+        var resources: [OpaquePointer?] = [resource]
+        return try withHandle { rk throws(KafkaError) -> [KafkaConfigEntry] in
+            try Self.adminRequest(rk, timeoutMs: timeoutMs, name: "DescribeConfigs") { queue in
+                resources.withUnsafeMutableBufferPointer { buffer in
+                    rd_kafka_DescribeConfigs(rk, buffer.baseAddress, buffer.count, nil, queue)
+                }
+            } result: { event throws(KafkaError) -> [KafkaConfigEntry] in
+                guard let result = rd_kafka_event_DescribeConfigs_result(event) else {
+                    throw KafkaError.invalid("unexpected admin event")
+                }
+                var count = 0
+                guard let described = rd_kafka_DescribeConfigs_result_resources(result, &count), count > 0,
+                    let first = described[0]
+                else { return [] }
+                try Self.checkResource(first)
+                var entryCount = 0
+                guard let entries = rd_kafka_ConfigResource_configs(first, &entryCount) else { return [] }
+                // The entries belong to the event: copied out before it is destroyed.
+                return (0..<entryCount).compactMap { i in
+                    guard let entry = entries[i] else { return nil }
+                    let source = rd_kafka_ConfigEntry_source(entry)
+                    return KafkaConfigEntry(
+                        name: String(cString: rd_kafka_ConfigEntry_name(entry)),
+                        value: rd_kafka_ConfigEntry_value(entry).map { String(cString: $0) },
+                        isDefault: rd_kafka_ConfigEntry_is_default(entry) != 0,
+                        isTopicOverride: source == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG)
+                }
+            }
+        }
+    }
+
+    /// Replaces the topic-level configuration of `topic` with `config` (AlterConfigs: whatever is not
+    /// in `config` reverts to the broker's default).
+    func replaceTopicConfig(_ topic: String, _ config: [String: String], timeoutMs: Int32) throws(KafkaError) {
+        guard let resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic) else {
+            throw KafkaError.invalid("rd_kafka_ConfigResource_new failed")
+        }
+        defer { rd_kafka_ConfigResource_destroy(resource) }
+        for (key, value) in config.sorted(by: { $0.key < $1.key }) {
+            try RDKafkaErrors.check(rd_kafka_ConfigResource_set_config(resource, key, value))
+        }
+        var resources: [OpaquePointer?] = [resource]
         try withHandle { rk throws(KafkaError) in
-            guard let queue = rd_kafka_queue_new(rk) else { throw KafkaError.invalid("rd_kafka_queue_new failed") }
-            defer { rd_kafka_queue_destroy(queue) }
-            newTopics.withUnsafeMutableBufferPointer { buffer in
-                rd_kafka_CreateTopics(rk, buffer.baseAddress, buffer.count, nil, queue)
-            }
-            guard let event = rd_kafka_queue_poll(queue, timeoutMs + 1000) else {
-                throw RDKafkaErrors.error(RD_KAFKA_RESP_ERR__TIMED_OUT, reason: "CreateTopics timed out")
-            }
-            defer { rd_kafka_event_destroy(event) }
-            try RDKafkaErrors.check(rd_kafka_event_error(event))
-            guard let result = rd_kafka_event_CreateTopics_result(event) else {
-                throw KafkaError.invalid("unexpected admin event")
-            }
-            var count = 0
-            guard let results = rd_kafka_CreateTopics_result_topics(result, &count) else { return }
-            for i in 0..<count {
-                guard let r = results[i] else { continue }
-                let code = rd_kafka_topic_result_error(r)
-                if code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS { continue }
-                let name = String(cString: rd_kafka_topic_result_name(r))
-                let text = rd_kafka_topic_result_error_string(r).map { String(cString: $0) } ?? ""
-                throw RDKafkaErrors.error(code, reason: "\(name): \(text)")
+            try Self.adminRequest(rk, timeoutMs: timeoutMs, name: "AlterConfigs") { queue in
+                resources.withUnsafeMutableBufferPointer { buffer in
+                    rd_kafka_AlterConfigs(rk, buffer.baseAddress, buffer.count, nil, queue)
+                }
+            } result: { event throws(KafkaError) in
+                guard let result = rd_kafka_event_AlterConfigs_result(event) else {
+                    throw KafkaError.invalid("unexpected admin event")
+                }
+                var count = 0
+                guard let altered = rd_kafka_AlterConfigs_result_resources(result, &count), count > 0,
+                    let first = altered[0]
+                else { return }
+                try Self.checkResource(first)
             }
         }
+    }
+
+    /// Sends one admin request on a queue of its own and reads its result event (destroyed after
+    /// `result` copied what it needs).
+    private static func adminRequest<T>(
+        _ rk: OpaquePointer, timeoutMs: Int32, name: String, send: (OpaquePointer) -> Void,
+        result: (OpaquePointer) throws(KafkaError) -> T
+    ) throws(KafkaError) -> T {
+        guard let queue = rd_kafka_queue_new(rk) else { throw KafkaError.invalid("rd_kafka_queue_new failed") }
+        defer { rd_kafka_queue_destroy(queue) }
+        send(queue)
+        guard let event = rd_kafka_queue_poll(queue, timeoutMs + 1000) else {
+            throw RDKafkaErrors.error(RD_KAFKA_RESP_ERR__TIMED_OUT, reason: "\(name) timed out")
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let code = rd_kafka_event_error(event)
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw RDKafkaErrors.error(code, reason: rd_kafka_event_error_string(event).map { String(cString: $0) })
+        }
+        return try result(event)
+    }
+
+    /// Throws the per-resource error of a config request's result.
+    private static func checkResource(_ resource: OpaquePointer) throws(KafkaError) {
+        let code = rd_kafka_ConfigResource_error(resource)
+        guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+        let name = String(cString: rd_kafka_ConfigResource_name(resource))
+        let text = rd_kafka_ConfigResource_error_string(resource).map { String(cString: $0) } ?? ""
+        throw RDKafkaErrors.error(code, reason: "\(name): \(text)")
     }
 }
 

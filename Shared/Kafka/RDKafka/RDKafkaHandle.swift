@@ -10,6 +10,7 @@ enum RDKafkaErrors {
         (.partitionEOF, RD_KAFKA_RESP_ERR__PARTITION_EOF), (.allBrokersDown, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN),
         (.invalidArgument, RD_KAFKA_RESP_ERR__INVALID_ARG), (.timedOut, RD_KAFKA_RESP_ERR__TIMED_OUT),
         (.queueFull, RD_KAFKA_RESP_ERR__QUEUE_FULL), (.noOffset, RD_KAFKA_RESP_ERR__NO_OFFSET),
+        (.unsupportedFeature, RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE),
         (.fatal, RD_KAFKA_RESP_ERR__FATAL), (.unknownTopicOrPartition, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART),
         (.leaderNotAvailable, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE),
         (.notLeaderForPartition, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION),
