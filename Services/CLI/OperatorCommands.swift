@@ -5,18 +5,50 @@ import Messaging
 import Platform
 import Postgres
 
-/// `registrar operator …`: review operators, who decide `review.decide` with an operator token.
+/// The operator token and output flags of the operator commands.
+struct OperatorOptions: ParsableArguments {
+    @Option(help: "The operator's token; default REGISTRAR_OPERATOR_TOKEN.")
+    var operatorToken: String?
+
+    @Option(help: "Seconds to wait for the reply.")
+    var timeout: Int = 30
+
+    @Flag(help: "Print the reply event as JSON.")
+    var json = false
+
+    @OptionGroup var connection: ConnectionOptions
+
+    /// Sends an operator command and returns its reply; `--json` prints it, a rejection is one line
+    /// on stderr and exit 1.
+    func send(_ type: String, topic: String, _ data: [String: JSONValue]) async throws -> CloudEvent {
+        guard let token = operatorToken ?? ProcessInfo.processInfo.environment["REGISTRAR_OPERATOR_TOKEN"] else {
+            throw ValidationError("--operator-token is required")
+        }
+        let context = Context(connection)
+        let envelope = RegistrarClient.command(type: type, data: .object(data), operatorToken: token)
+        let reply = try await Output.request(
+            envelope, topic: topic, client: context.client(), timeout: .seconds(timeout))
+        if json { Output.printJSON(try JSONValue(encoding: reply), pretty: false) }
+        try Output.failIfRejected(reply, step: type)
+        return reply
+    }
+}
+
+/// `registrar operator …`: operators and their roles (issue 17). `bootstrap` writes the first admin
+/// into identity's table once; every other change goes through identity's `operator.*` commands
+/// with an admin's token.
 struct OperatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "operator", abstract: "Manage review operators.", subcommands: [Add.self])
+        commandName: "operator", abstract: "Manage operators (support, reviewer, admin).",
+        subcommands: [Bootstrap.self, Add.self, Disable.self, RotateToken.self])
 
-    struct Add: AsyncParsableCommand {
+    struct Bootstrap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Create an operator and print its token once (only its SHA-256 is stored); the identity service announces it to the others."
+                "Create the first admin and print its token once (only its SHA-256 is stored); refused once an enabled admin exists."
         )
 
-        @Option(help: "The operator's name, as shown in the review audit.")
+        @Option(help: "The admin's name, as shown in the audit trail.")
         var name: String
 
         func run() async throws {
@@ -27,16 +59,90 @@ struct OperatorCommand: AsyncParsableCommand {
             let token = Sodium.randomBytes(32).hexString
             let hash = Sodium.sha256(Array(token.utf8))
             let id = UUID().uuidString.lowercased()
-            try await PostgresConnection(configuration: identityDatabase(context)).run { session in
-                try session.query(
+            // One statement: two bootstraps racing cannot both see "no admin" (the advisory lock
+            // orders them; the second finds the first's row).
+            let created = try await PostgresConnection(configuration: identityDatabase(context)).run { session in
+                try session.query("BEGIN")
+                try session.query("SELECT pg_advisory_xact_lock(hashtextextended('operator-bootstrap', 0))")
+                let rows = try session.query(
                     """
-                    INSERT INTO operators (id, name, token_hash, created_at)
-                    VALUES (\(id)::uuid, \(name), \(PostgresBytes(hash)), \(Date()))
+                    INSERT INTO operators (id, name, role, token_hash, created_at)
+                    SELECT \(id)::uuid, \(name), 'admin', \(PostgresBytes(hash)), \(Date())
+                    WHERE NOT EXISTS (SELECT FROM operators WHERE role = 'admin' AND disabled_at IS NULL)
+                    RETURNING id
                     """)
+                try session.query("COMMIT")
+                return rows.count > 0
             }
-            print("operator: \(id) \(name)")
+            guard created else {
+                throw ValidationError(
+                    "an enabled admin exists: add operators with `registrar operator add` and an admin's token")
+            }
+            print("operator: \(id) \(name) admin")
             print("token: \(token)")
             FileHandle.standardError.write(Data("the token is shown only this once; keep it secret\n".utf8))
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add an operator (operator.add, admin) and print its token once.")
+
+        @Option(help: "The operator's name, as shown in the audit trail.")
+        var name: String
+
+        @Option(help: "support, reviewer or admin.")
+        var role: String
+
+        @OptionGroup var options: OperatorOptions
+
+        func run() async throws {
+            let reply = try await options.send(
+                "operator.add", topic: "identity.commands", ["name": .string(name), "role": .string(role)])
+            guard !options.json else { return }
+            print("operator: \(Output.result(reply, "operatorId") ?? "?") \(name) \(role)")
+            print("token: \(Output.result(reply, "token") ?? "?")")
+            FileHandle.standardError.write(Data("the token is shown only this once; keep it secret\n".utf8))
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable an operator (operator.disable, admin): its token is refused from now on.")
+
+        @Option(help: "The operator's id.")
+        var id: String
+
+        @Option(help: "Why, kept in the audit trail.")
+        var reason: String
+
+        @OptionGroup var options: OperatorOptions
+
+        func run() async throws {
+            _ = try await options.send(
+                "operator.disable", topic: "identity.commands", ["operatorId": .string(id), "reason": .string(reason)])
+            if !options.json { print("operator \(id): disabled") }
+        }
+    }
+
+    struct RotateToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-token",
+            abstract:
+                "Replace an operator's token (operator.rotate_token: an admin, or the operator itself) and print the new one once."
+        )
+
+        @Option(help: "The operator's id.")
+        var id: String
+
+        @OptionGroup var options: OperatorOptions
+
+        func run() async throws {
+            let reply = try await options.send(
+                "operator.rotate_token", topic: "identity.commands", ["operatorId": .string(id)])
+            guard !options.json else { return }
+            print("token: \(Output.result(reply, "token") ?? "?")")
+            FileHandle.standardError.write(Data("the old token is refused from now on\n".utf8))
         }
     }
 }
@@ -63,36 +169,17 @@ struct ReviewCommand: AsyncParsableCommand {
         @Option(help: "The note kept in the review audit.")
         var note: String
 
-        @Option(help: "The operator's token (`registrar operator add`); default REGISTRAR_OPERATOR_TOKEN.")
-        var operatorToken: String?
-
-        @Option(help: "Seconds to wait for the reply.")
-        var timeout: Int = 30
-
-        @Flag(help: "Print the reply event as JSON.")
-        var json = false
-
-        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var options: OperatorOptions
 
         func validate() throws {
             guard approve != reject else { throw ValidationError("pass exactly one of --approve and --reject") }
         }
 
         func run() async throws {
-            let context = Context(connection)
-            guard let token = operatorToken ?? ProcessInfo.processInfo.environment["REGISTRAR_OPERATOR_TOKEN"] else {
-                throw ValidationError("--operator-token is required")
-            }
-            let envelope = RegistrarClient.command(
-                type: "review.decide",
-                data: .object([
-                    "taskId": .string(task), "decision": .string(approve ? "approve" : "reject"), "note": .string(note),
-                ]), operatorToken: token)
-            let reply = try await Output.request(
-                envelope, topic: "identity.commands", client: context.client(), timeout: .seconds(timeout))
-            if json { Output.printJSON(try JSONValue(encoding: reply), pretty: false) }
-            try Output.failIfRejected(reply, step: "review.decide")
-            if !json { print("task \(task): \(approve ? "approved" : "rejected") (\(Output.line(reply)))") }
+            let reply = try await options.send(
+                "review.decide", topic: "identity.commands",
+                ["taskId": .string(task), "decision": .string(approve ? "approve" : "reject"), "note": .string(note)])
+            if !options.json { print("task \(task): \(approve ? "approved" : "rejected") (\(Output.line(reply)))") }
         }
     }
 

@@ -34,6 +34,12 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let accountPhoneChanged = EventType(rawValue: "account.phone_changed")
     /// Not in the contract: an operator was added (`OperatorAdded`).
     public static let operatorAdded = EventType(rawValue: "operator.added")
+    /// Not in the contract (issue 17): an operator was disabled (`OperatorChanged`).
+    public static let operatorDisabled = EventType(rawValue: "operator.disabled")
+    /// Not in the contract (issue 17): an operator's token was replaced (`OperatorAdded`, new hash).
+    public static let operatorTokenRotated = EventType(rawValue: "operator.token_rotated")
+    /// Not in the contract (issue 17): support cleared a login or security-question lock (`AccountUnlocked`).
+    public static let accountUnlocked = EventType(rawValue: "account.unlocked")
 
     // MARK: permissions.events
     public static let permissionsChanged = EventType(rawValue: "permissions.changed")
@@ -54,6 +60,8 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let accountDeregistered = EventType(rawValue: "account.deregistered")
     public static let accountPurged = EventType(rawValue: "account.purged")
     public static let deviceLocked = EventType(rawValue: "device.locked")
+    /// Not in the contract (issue 17): support lifted a device's deregistration lock (`DeviceUnlocked`).
+    public static let deviceUnlocked = EventType(rawValue: "device.unlocked")
     /// Not in the contract: the wallet's balance is to be refunded after deregistration.
     public static let walletRefundRequested = EventType(rawValue: "wallet.refund_requested")
 
@@ -64,4 +72,15 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     // MARK: other topics
     /// `notifications.sms` (`SMSRequested`).
     public static let smsRequested = EventType(rawValue: "sms.requested")
+
+    /// The security events every service appends to its audit trail when it emits them (issue 17):
+    /// sign-in failures and locks, password and phone changes, device binds and unbinds, session
+    /// revocations, deregistration steps, review decisions, unlocks and operator changes. An
+    /// operator's command is audited whatever it emits.
+    public static let audited: Set<EventType> = [
+        .loginFailed, .accountLocked, .accountUnlocked, .passwordChanged, .accountPhoneChanged, .deviceBound,
+        .deviceUnbound, .sessionRevoked, .reviewDecided, .operatorAdded, .operatorDisabled, .operatorTokenRotated,
+        .accountFrozen, .accountUnfrozen, .accountDeregistered, .accountPurged, .deviceLocked, .deviceUnlocked,
+        .bindingLinked, .bindingUnlinked, .enterpriseCreated, .enterpriseAdminTransferred,
+    ]
 }

@@ -81,18 +81,78 @@ public struct SessionRevoked: Codable, Sendable {
     }
 }
 
-/// `data` of `operator.added` (identity).
+/// `data` of `operator.added` and `operator.token_rotated` (identity).
 public struct OperatorAdded: Codable, Sendable {
     /// The operator's id.
     public var operatorId: String
-    /// SHA-256 of the operator's token, hex.
+    /// SHA-256 of the operator's (new) token, hex.
     public var tokenHash: String
+    /// `support`, `reviewer` or `admin`; absent in events from before roles, which are `admin`
+    /// (what every operator could do then).
+    public var role: OperatorRole?
 
     /// Creates the payload.
-    public init(operatorId: String, tokenHash: String) {
+    public init(operatorId: String, tokenHash: String, role: OperatorRole) {
         self.operatorId = operatorId
         self.tokenHash = tokenHash
+        self.role = role
     }
+}
+
+/// `data` of `operator.disabled` (identity).
+public struct OperatorDisabled: Codable, Sendable {
+    /// The operator's id.
+    public var operatorId: String
+
+    /// Creates the payload.
+    public init(operatorId: String) { self.operatorId = operatorId }
+}
+
+/// An operator's role (issue 17): what its token may do.
+public enum OperatorRole: String, Codable, Sendable, CaseIterable {
+    /// Looks accounts up, lifts locks, signs sessions out.
+    case support
+    /// Decides review tasks.
+    case reviewer
+    /// Everything, and manages operators and enterprises.
+    case admin
+
+    /// Whether the role may do `duty`.
+    public func allows(_ duty: OperatorDuty) -> Bool {
+        switch self {
+        case .admin: true
+        case .support: duty == .support
+        case .reviewer: duty == .review
+        }
+    }
+}
+
+/// What an operator command needs of its operator's role.
+public enum OperatorDuty: String, Sendable {
+    /// `support.*` commands.
+    case support
+    /// `review.decide`.
+    case review
+    /// `operator.*` and `enterprise.create`.
+    case administration
+}
+
+/// `data` of `account.unlocked` (identity).
+public struct AccountUnlocked: Codable, Sendable {
+    /// `login` (wrong-password lock and its counters) or `security_questions`.
+    public var lock: String
+
+    /// Creates the payload.
+    public init(lock: String) { self.lock = lock }
+}
+
+/// `data` of `device.unlocked` (deregistration).
+public struct DeviceUnlocked: Codable, Sendable {
+    /// The device as deregistration knows it (its print id).
+    public var deviceId: String
+
+    /// Creates the payload.
+    public init(deviceId: String) { self.deviceId = deviceId }
 }
 
 /// `data` of `account.frozen` (deregistration): the account is in its cool-down.

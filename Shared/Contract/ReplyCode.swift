@@ -118,4 +118,10 @@ public struct ReplyCode: RawRepresentable, Hashable, Codable, Sendable, CustomSt
     /// Not in the contract: the account id names no account the answering service knows (permissions:
     /// no live account; deregistration: not known yet, or purged).
     public static let accountNotFound = ReplyCode(rawValue: "ACCOUNT_NOT_FOUND")
+    /// Not in the contract (issue 17): the operator id names no operator.
+    public static let operatorNotFound = ReplyCode(rawValue: "OPERATOR_NOT_FOUND")
+    /// Not in the contract (issue 17): disabling this operator would leave no enabled admin.
+    public static let lastAdmin = ReplyCode(rawValue: "LAST_ADMIN")
+    /// Not in the contract (issue 17): the device named has no deregistration lock to lift.
+    public static let deviceNotLocked = ReplyCode(rawValue: "DEVICE_NOT_LOCKED")
 }

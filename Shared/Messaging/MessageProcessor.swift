@@ -215,12 +215,14 @@ final class MessageProcessor: Service {
         var now: Date
         var rows: [MessageStore.OutboxRow] = []
         var replies: [MessageStore.KeptReply] = []
+        var audit: [AuditEntry] = []
 
         /// The reply this batch kept for `id` (a command re-sent within the same batch).
         func kept(_ id: String) -> String? { replies.last { $0.messageID == id }?.reply }
 
         func flush(_ session: borrowing PostgresSession) throws {
             try MessageStore.enqueue(session, rows, keeping: replies)
+            try MessageStore.appendAudit(session, audit)
         }
     }
 
@@ -247,7 +249,8 @@ final class MessageProcessor: Service {
                 reply: true, into: &writes)
         }
         let now = environment.clock.now()
-        let context = self.context(envelope: envelope, now: now)
+        let context = MessageEffects(
+            service: service, topics: environment.topics, now: now, causation: envelope, isCommand: isCommand)
         if fresh.remove(envelope.id) == nil {
             // Seen before: change nothing; a command gets its stored reply again.
             guard isCommand,
@@ -290,9 +293,11 @@ final class MessageProcessor: Service {
             return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
         case .none:
             writes.rows += effects.outgoing.map(MessageStore.OutboxRow.init)
+            writes.audit += effects.auditEntries
             return Outcome(type: envelope.type, label: "ok", wroteOutbox: !effects.outgoing.isEmpty)
         case .reply(let reply):
             writes.rows += effects.outgoing.map(MessageStore.OutboxRow.init)
+            writes.audit += effects.auditEntries
             try self.reply(reply, to: envelope, now: now, into: &writes)
             return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
         case .malformed(let malformed):
@@ -301,10 +306,6 @@ final class MessageProcessor: Service {
             if isCommand { try reply(malformed.reply, to: envelope, now: now, into: &writes) }
             return Outcome(type: envelope.type, label: "malformed", wroteOutbox: true)
         }
-    }
-
-    private func context(envelope: IncomingEnvelope, now: Date) -> MessageEffects {
-        MessageEffects(service: service, topics: environment.topics, now: now, causation: envelope)
     }
 
     /// Queues the reply for the outbox and keeps it for the inbox (re-sent commands). The reply of

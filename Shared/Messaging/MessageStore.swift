@@ -60,6 +60,22 @@ enum MessageStore {
         try session.query(statement)
     }
 
+    /// Appends rows to the service's audit trail (append-only: no statement ever changes them).
+    static func appendAudit(_ session: borrowing PostgresSession, _ entries: [AuditEntry]) throws {
+        guard !entries.isEmpty else { return }
+        try session.query(
+            """
+            INSERT INTO audit_trail (at, actor_kind, actor_id, action, subject, correlation_id, message_id, reason)
+            SELECT at, k, i, a, s, c, m, r
+            FROM unnest(\(entries.map(\.at))::timestamptz[], \(entries.map(\.actor.kind))::text[],
+                        \(entries.map(\.actor.id))::text[], \(entries.map(\.action))::text[],
+                        \(entries.map(\.subject))::text[], \(entries.map(\.correlationID))::text[],
+                        \(entries.map(\.messageID))::text[], \(entries.map(\.reason))::text[])
+                 WITH ORDINALITY AS e(at, k, i, a, s, c, m, r, n)
+            ORDER BY n
+            """)
+    }
+
     /// Appends handler effects to the outbox.
     static func enqueue(_ session: borrowing PostgresSession, _ messages: [OutboxMessage]) throws {
         try enqueue(session, messages.map(OutboxRow.init))

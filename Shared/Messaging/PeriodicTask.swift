@@ -65,12 +65,14 @@ final class PeriodicService: Service {
         let causation = IncomingEnvelope(
             specversion: "1.0", id: runID, source: environment.service.source, type: task.name, correlationid: runID)
         let effects = MessageEffects(
-            service: environment.service, topics: environment.topics, now: now, causation: causation)
+            service: environment.service, topics: environment.topics, now: now, causation: causation,
+            isCommand: false)
         let task = self.task
         let (handled, wrote) = try await pool.transaction { session -> (Int, Bool) in
             var effects = effects
             let handled = try task.body(session, now, &effects)
             try MessageStore.enqueue(session, effects.outgoing)
+            try MessageStore.appendAudit(session, effects.auditEntries)
             return (handled, !effects.outgoing.isEmpty)
         }
         if wrote { doorbell.ring() }

@@ -21,18 +21,62 @@ public struct Command<Payload: Sendable>: Sendable {
 public struct MessageEffects: Sendable {
     /// Rows for the outbox, in order.
     public internal(set) var outgoing: [OutboxMessage] = []
+    /// Rows for the service's audit trail, in order (written with the outbox rows).
+    public internal(set) var auditEntries: [AuditEntry] = []
+    /// The operator this message's command was authorized for (`OperatorDirectory.authorize`):
+    /// the actor of everything it audits.
+    public var operatorID: String?
+    /// Why, in the operator's words (support commands' mandatory `reason`): kept with every audit
+    /// row of this message.
+    public var auditReason: String?
     let service: RegistrarService
     let topics: Topics
     let now: Date
     let causation: IncomingEnvelope
+    /// Whether the message is a command (an event or a periodic run otherwise).
+    let isCommand: Bool
 
-    /// Publishes event `type` about `subject` (an accountId) on the service's event topic.
+    init(service: RegistrarService, topics: Topics, now: Date, causation: IncomingEnvelope, isCommand: Bool) {
+        self.service = service
+        self.topics = topics
+        self.now = now
+        self.causation = causation
+        self.isCommand = isCommand
+    }
+
+    /// Publishes event `type` about `subject` (an accountId) on the service's event topic; a
+    /// security event (`EventType.audited`), or any event of an operator's command, is also
+    /// appended to the audit trail.
     public mutating func emit(_ type: EventType, subject: String, data: some Encodable) throws {
+        let payload = try JSONValue(encoding: data)
         let event = CloudEvent(
             source: service.source, type: type.rawValue, time: now, subject: subject,
             correlationid: causation.correlationid ?? causation.id, causationid: causation.id,
-            data: try JSONValue(encoding: data))
+            data: payload)
         outgoing.append(OutboxMessage(topic: topics.events(service), key: subject, event: event))
+        if EventType.audited.contains(type) || operatorID != nil {
+            audit(type.rawValue, subject: subject, reason: payload["reason"]?.stringValue)
+        }
+    }
+
+    /// Appends `action` on `subject` (an account, device, operator or task id) to the audit trail,
+    /// with `auditReason` when set, else `reason`.
+    public mutating func audit(_ action: String, subject: String, reason: String? = nil) {
+        auditEntries.append(
+            AuditEntry(
+                at: now, actor: actor(of: subject), action: action, subject: subject,
+                correlationID: causation.correlationid ?? causation.id, messageID: causation.id,
+                reason: auditReason ?? reason))
+    }
+
+    /// Who acts: the authorized operator; else a session's own account (a session acts only on its
+    /// own account, contract §2, so the subject is the signed-in account); else an unauthenticated
+    /// client for a command; else the system (events, periodic work).
+    private func actor(of subject: String) -> AuditActor {
+        if let operatorID { return .operator(operatorID) }
+        guard isCommand else { return .system }
+        if let token = causation.sessiontoken, !token.isEmpty { return .account(subject) }
+        return .client
     }
 
     /// Publishes a message on another topic (e.g. `notifications.sms`), keyed by `key`. A
@@ -46,6 +90,47 @@ public struct MessageEffects: Sendable {
             causationid: causation.id, data: try JSONValue(encoding: data))
         outgoing.append(OutboxMessage(topic: topics.name(base), key: key, event: event, sensitive: sensitive))
     }
+}
+
+/// Who caused an audited action.
+public enum AuditActor: Sendable, Equatable {
+    /// A signed-in account acting on itself.
+    case account(String)
+    /// An operator, by id.
+    case `operator`(String)
+    /// An unauthenticated caller (a sign-in attempt, a password-reset request).
+    case client
+    /// The service itself: an event it followed, periodic work.
+    case system
+
+    /// `actor_kind` in the trail.
+    public var kind: String {
+        switch self {
+        case .account: "account"
+        case .operator: "operator"
+        case .client: "client"
+        case .system: "system"
+        }
+    }
+
+    /// `actor_id` in the trail.
+    public var id: String? {
+        switch self {
+        case .account(let id), .operator(let id): id
+        case .client, .system: nil
+        }
+    }
+}
+
+/// One row of a service's audit trail (`audit_trail`): no raw PII, ids and names only.
+public struct AuditEntry: Sendable {
+    public var at: Date
+    public var actor: AuditActor
+    public var action: String
+    public var subject: String
+    public var correlationID: String?
+    public var messageID: String?
+    public var reason: String?
 }
 
 /// One outbox row.

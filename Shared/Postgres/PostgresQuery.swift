@@ -188,6 +188,11 @@ extension Bool: PostgresArrayElement {
     public var arrayLiteralText: String { self ? "t" : "f" }
 }
 
+extension Date: PostgresArrayElement {
+    /// The timestamptz literal, double-quoted.
+    public var arrayLiteralText: String { "\"" + PostgresTime.format(self) + "\"" }
+}
+
 extension Optional: PostgresArrayElement where Wrapped: PostgresArrayElement {
     /// The element, or an unquoted `NULL`.
     public var arrayLiteralText: String { map(\.arrayLiteralText) ?? "NULL" }

@@ -1,6 +1,8 @@
 import Contract
 import Foundation
 import Messaging
+import Platform
+import Postgres
 
 /// Verification and review commands, with fixtures for valid and invalid numbers.
 extension IdentityClient {
@@ -40,6 +42,46 @@ extension IdentityClient {
             data: .object(["taskId": .string(taskId), "decision": .string(decision), "note": .string(note)]),
             sessionToken: sessionToken, operatorToken: operatorToken)
         return Answer(event: try await client.request(envelope, topic: "identity.commands"))
+    }
+
+    /// An operator of `role` (support, reviewer, admin), added through `operator.add` by a fixture
+    /// admin written straight into the database (the tests' stand-in for the one-time bootstrap,
+    /// which the shared test database has done long before).
+    public func addOperator(name: String, role: String = "reviewer", databaseURL: String) async throws
+        -> (id: String, token: String)
+    {
+        let admin = try await Self.fixtureAdmin(databaseURL: databaseURL)
+        if role == "admin" { return admin }
+        let added = try await operatorCommand(
+            "operator.add", ["name": .string(name), "role": .string(role)], operatorToken: admin.token)
+        guard added.code == "OK", let id = added.string("operatorId"), let token = added.string("token") else {
+            throw Failure("operator.add: \(added.event.data)")
+        }
+        return (id, token)
+    }
+
+    /// A command with an operator token, on `topic`.
+    public func operatorCommand(
+        _ type: String, _ data: [String: JSONValue], operatorToken: String?, topic: String = "identity.commands"
+    ) async throws -> Answer {
+        let envelope = RegistrarClient.command(type: type, data: .object(data), operatorToken: operatorToken)
+        return Answer(event: try await client.request(envelope, topic: topic))
+    }
+
+    /// An enabled admin written into identity's table (announced by identity's operator announcer).
+    public static func fixtureAdmin(databaseURL: String) async throws -> (id: String, token: String) {
+        let id = UUID().uuidString.lowercased()
+        let token = Sodium.randomBytes(32).hexString
+        let hash = PostgresBytes(Sodium.sha256(Array(token.utf8)))
+        try await PostgresConnection(configuration: PostgresConfiguration(url: databaseURL, searchPath: ["identity"]))
+            .run { session in
+                try session.query(
+                    """
+                    INSERT INTO operators (id, name, role, token_hash, created_at)
+                    VALUES (\(id)::uuid, 'Test Admin', 'admin', \(hash), now())
+                    """)
+            }
+        return (id, token)
     }
 
     // MARK: numbers
@@ -96,9 +138,10 @@ public enum RegistrarCLI {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Creates an operator and returns its id and the token printed once.
-    public static func addOperator(name: String, databaseURL: String) throws -> (id: String, token: String) {
-        let output = try run(["operator", "add", "--name", name], databaseURL: databaseURL)
+    /// `registrar operator bootstrap`: the first admin of an empty operators table; its id and the
+    /// token printed once.
+    public static func bootstrapAdmin(name: String, databaseURL: String) throws -> (id: String, token: String) {
+        let output = try run(["operator", "bootstrap", "--name", name], databaseURL: databaseURL)
         let lines = output.split(separator: "\n")
         guard let token = lines.first(where: { $0.hasPrefix("token: ") })?.dropFirst("token: ".count),
             let id = lines.first(where: { $0.hasPrefix("operator: ") })?.split(separator: " ").dropFirst().first

@@ -59,7 +59,7 @@ public struct PermissionsClient: Sendable {
             .identity, "operator.added", accountId: "ops",
             data: [
                 "operatorId": .string("op-\(UUID().uuidString.prefix(6))"),
-                "tokenHash": .string(SessionDirectory.tokenHash(token).hexString),
+                "tokenHash": .string(SessionDirectory.tokenHash(token).hexString), "role": .string("admin"),
             ])
         return token
     }

@@ -17,6 +17,7 @@ public enum BindingService {
     {
         let policy = environment.policy.binding
         SessionDirectory.follow(&router)
+        OperatorDirectory.follow(&router)
         LifecycleEvents.register(&router)
         BindingHandlers.register(&router, policy: policy)
         ReadHandlers.register(&router)

@@ -20,6 +20,15 @@ enum ReadHandlers {
             let live = BindingReads.live(try BindingStore.records(session, account), now: command.receivedAt)
             return try .ok(BindingList(accountId: account, bindings: live.map(ListedBinding.init)))
         }
+        // Binding's part of a support lookup (issue 17): the live bindings and the latest plan.
+        router.command("support.binding.lookup", SupportQuery.self) { session, command, effects in
+            let account = try OperatorDirectory.supportLookup(session, command, effects: &effects)
+            let live = BindingReads.live(try BindingStore.records(session, account), now: command.receivedAt)
+            return try .ok(
+                SupportBindingView(
+                    accountId: account, bindings: live.map(ListedBinding.init),
+                    migration: try BindingStore.latestPlan(session, account).map(PlanResult.init)))
+        }
         router.command("migration.get", OwnAccount.self) { session, command, _ in
             let account = try BindingHandlers.authorize(session, command, accountID: command.data.accountId)
             return try .ok(
@@ -65,6 +74,22 @@ struct ListedBinding: Encodable {
         try container.encode(linkedAt, forKey: .linkedAt)
         try container.encode(expiresAt, forKey: .expiresAt)
         try container.encode(authorizationsExpireAt, forKey: .authorizationsExpireAt)
+    }
+}
+
+/// `result` of `support.binding.lookup`: `migration` is `null` when the account never started one.
+struct SupportBindingView: Encodable {
+    var accountId: String
+    var bindings: [ListedBinding]
+    var migration: PlanResult?
+
+    private enum CodingKeys: String, CodingKey { case accountId, bindings, migration }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(accountId, forKey: .accountId)
+        try container.encode(bindings, forKey: .bindings)
+        try container.encode(migration, forKey: .migration)
     }
 }
 

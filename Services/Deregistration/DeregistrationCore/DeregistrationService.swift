@@ -14,9 +14,11 @@ public enum DeregistrationService {
     {
         let context = DeregistrationContext(policy: environment.policy, hashKey: try environment.requireHashKey())
         SessionDirectory.follow(&router)
+        OperatorDirectory.follow(&router)
         ReadModel.register(&router)
         RequestHandlers.register(&router, context)
         StatusHandler.register(&router)
+        SupportHandlers.register(&router)
         Purges.register(&router)
         return [Finalizer.task(context)]
     }

@@ -87,12 +87,14 @@ enum DeregistrationStore {
         // The lock first, in a statement of its own: what the next one reads is then read after every
         // earlier request from the device has committed (a statement reads as of its own start).
         try session.query("SELECT pg_advisory_xact_lock(hashtextextended(\("print:" + id), 0))")
-        // The device's lock state and all its requests (the device lock keeps them few, and the rules
-        // decide which are in the window): one row per request, or one without a request.
+        // The device's lock state and all its requests since support last lifted its lock (the
+        // device lock keeps them few, and the rules decide which are in the window): one row per
+        // request, or one without a request.
         let rows = try session.query(
             """
             SELECT p.locked_at IS NOT NULL AS locked, r.requested_at
-            FROM device_prints p LEFT JOIN requests r ON r.print_id = p.id
+            FROM device_prints p
+            LEFT JOIN requests r ON r.print_id = p.id AND (p.unlocked_at IS NULL OR r.requested_at > p.unlocked_at)
             WHERE p.id = \(id)::uuid FOR UPDATE OF p
             """)
         let locked = try rows.first?.decode("locked", as: Bool.self) ?? false

@@ -18,10 +18,12 @@ public enum IdentityService {
         LifecycleEvents.register(&router, context)
         VerificationHandlers.register(&router, context)
         ReviewHandlers.register(&router, context)
+        OperatorHandlers.register(&router, context)
+        SupportHandlers.register(&router, context)
         SessionHandlers.register(&router, context)
         RecoveryHandlers.register(&router, context)
         PhoneChangeHandlers.register(&router, context)
         SelfServiceHandlers.register(&router, context)
-        return [VerificationHandlers.expirySweep(context), ReviewHandlers.operatorAnnouncer(context)]
+        return [VerificationHandlers.expirySweep(context), OperatorHandlers.operatorAnnouncer(context)]
     }
 }

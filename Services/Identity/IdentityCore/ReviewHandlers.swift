@@ -20,12 +20,6 @@ enum ReviewDecision: String, Sendable {
     var state: String { self == .approve ? "approved" : "rejected" }
 }
 
-/// A review operator, as authenticated by an `operatortoken`.
-struct ReviewOperator: Sendable {
-    var id: String
-    var name: String
-}
-
 /// `review.decide`: operators decide `international_number`, `id_conflict` and `phone_change` review tasks.
 ///
 /// Every decision is kept in `review_decisions` (who, when, what, note); a task is decided once.
@@ -36,60 +30,14 @@ enum ReviewHandlers {
         }
     }
 
-    /// Publishes `operator.added` (token hash only) for operators that `registrar operator add`
-    /// created, so the other services can authenticate them too; each is announced once.
-    static func operatorAnnouncer(_ context: IdentityContext) -> PeriodicTask {
-        PeriodicTask(name: "operator-directory", interval: context.policy.runtime.relayIdlePoll.duration) {
-            session, now, effects in
-            let added = try session.query(
-                """
-                WITH due AS (
-                    SELECT id FROM operators WHERE announced_at IS NULL ORDER BY created_at LIMIT 100
-                    FOR UPDATE SKIP LOCKED
-                )
-                UPDATE operators o SET announced_at = \(now) FROM due WHERE o.id = due.id
-                RETURNING o.id::text AS id, o.token_hash
-                """)
-            for row in added {
-                let id: String = try row.decode("id")
-                let hash: PostgresBytes = try row.decode("token_hash")
-                try effects.emit(
-                    .operatorAdded, subject: id,
-                    data: OperatorAdded(operatorId: id, tokenHash: hash.bytes.hexString))
-            }
-            return added.count
-        }
-    }
-
-    /// The operator behind the command's `operatortoken`, if it names an enabled one.
-    static func authenticateOperator(_ session: borrowing PostgresSession, token: String) throws -> ReviewOperator? {
-        guard
-            let row = try session.query(
-                """
-                SELECT id::text AS id, name FROM operators
-                WHERE token_hash = \(PostgresBytes(SecretCodes.tokenHash(token))) AND disabled_at IS NULL
-                """
-            ).first
-        else { return nil }
-        return ReviewOperator(id: try row.decode("id"), name: try row.decode("name"))
-    }
-
     static func decide(
         _ session: borrowing PostgresSession, _ command: Command<DecideReview>, _ effects: inout MessageEffects,
         _ context: IdentityContext
     ) throws -> Reply {
         let data = command.data
         let now = command.receivedAt
-        guard let token = command.envelope.operatortoken, !token.isEmpty,
-            let reviewer = try authenticateOperator(session, token: token)
-        else {
-            // A signed-in user is known but not allowed; a missing or unknown operator token
-            // authenticates nobody (contract §2, as permissions answers enterprise.create).
-            if try LoginHandlers.authenticate(session, command.envelope, now: now) != nil {
-                return .rejected(.forbidden, "only review operators may decide reviews")
-            }
-            return .rejected(.unauthenticated, "a valid operator token is required")
-        }
+        let reviewerID = try OperatorDirectory.authorize(
+            session, command.envelope, for: .review, now: now, effects: &effects)
         guard let decision = ReviewDecision(rawValue: data.decision) else {
             throw MalformedMessage.invalid(field: "data.decision")
         }
@@ -118,7 +66,7 @@ enum ReviewHandlers {
             return .rejected(.reviewClosed, "this review task was decided already", result: .object(result))
         }
         var decided = ReviewDecided(
-            taskId: taskID, kind: kind, decision: decision.rawValue, operatorId: reviewer.id,
+            taskId: taskID, kind: kind, decision: decision.rawValue, operatorId: reviewerID,
             decidedAt: CloudEvent.timestamp(now), registrationId: nil, accountId: nil)
         var subject = taskID
         switch kind {
@@ -147,13 +95,13 @@ enum ReviewHandlers {
         }
         try session.query(
             """
-            UPDATE review_tasks SET state = \(decision.state), decided_at = \(now), decided_by = \(reviewer.id)::uuid
+            UPDATE review_tasks SET state = \(decision.state), decided_at = \(now), decided_by = \(reviewerID)::uuid
             WHERE id = \(taskID)::uuid
             """)
         try session.query(
             """
             INSERT INTO review_decisions (task_id, operator_id, decision, note, decided_at)
-            VALUES (\(taskID)::uuid, \(reviewer.id)::uuid, \(decision.rawValue), \(note), \(now))
+            VALUES (\(taskID)::uuid, \(reviewerID)::uuid, \(decision.rawValue), \(note), \(now))
             """)
         try effects.emit(.reviewDecided, subject: subject, data: decided)
         return try .ok(["taskId": taskID, "decision": decision.rawValue])

@@ -49,14 +49,8 @@ enum EnterpriseHandlers {
     static func register(_ router: inout Router, policy: Policy.Permissions) {
         router.command("enterprise.create", CreateEnterprise.self) { session, command, effects in
             let data = command.data
-            guard try OperatorDirectory.authenticate(session, token: command.envelope.operatortoken) != nil else {
-                if try SessionDirectory.authenticate(
-                    session, token: command.envelope.sessiontoken, now: command.receivedAt) != nil
-                {
-                    return .rejected(.forbidden, "only an operator can create an enterprise")
-                }
-                return .rejected(.unauthenticated, "a valid operator token is required")
-            }
+            _ = try OperatorDirectory.authorize(
+                session, command.envelope, for: .administration, now: command.receivedAt, effects: &effects)
             guard try PermissionsStore.accountInScope(session, data.adminAccountId) != nil else {
                 return .rejected(.accountNotFound, "the admin account is not known")
             }

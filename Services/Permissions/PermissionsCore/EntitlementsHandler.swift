@@ -16,17 +16,44 @@ struct EntitlementsQuery: Decodable, Sendable {
 enum EntitlementsHandler {
     static func register(_ router: inout Router, policy: Policy.Permissions) {
         router.command("entitlements.get", EntitlementsQuery.self) { session, command, _ in
-            let now = command.receivedAt
             let account = try authorizeOwn(session, command, accountID: command.data.accountId)
-            guard
-                let (state, timezone, _, scope) = try PermissionsStore.accountInScope(session, account, locking: false)
-            else { return .rejected(.accountNotFound, "the account is not known") }
-            let used = try PermissionsStore.quotaUsed(
-                session, accountID: account, day: Entitlements.dayNumber(now, timezone: timezone, policy: policy))
-            let overview = Entitlements.overview(
-                state, scope: scope, timezone: timezone, usedToday: used, now: now, policy: policy)
-            return try .ok(EntitlementsResult(accountId: account, overview))
+            guard let result = try entitlements(session, account, now: command.receivedAt, policy: policy) else {
+                return .rejected(.accountNotFound, "the account is not known")
+            }
+            return try .ok(result)
         }
+        // Permissions' part of a support lookup (issue 17): the entitlements and the memberships.
+        router.command("support.permissions.lookup", SupportQuery.self) { session, command, effects in
+            let account = try OperatorDirectory.supportLookup(session, command, effects: &effects)
+            guard let result = try entitlements(session, account, now: command.receivedAt, policy: policy) else {
+                return .rejected(.accountNotFound, "the account is not known")
+            }
+            let memberships = try session.query(
+                """
+                SELECT enterprise_id, role, joined_at FROM enterprise_members
+                WHERE account_id = \(account)::uuid ORDER BY joined_at, enterprise_id
+                """
+            ).map { row in
+                Membership(
+                    enterpriseId: try row.decode("enterprise_id"), role: try row.decode("role"),
+                    joinedAt: CloudEvent.timestamp(try row.decode("joined_at")))
+            }
+            return try .ok(SupportPermissionsView(entitlements: result, memberships: memberships))
+        }
+    }
+
+    /// The account's entitlements now, as `permissions.check` would decide them; `nil` when the
+    /// account is not known (or out of scope).
+    static func entitlements(
+        _ session: borrowing PostgresSession, _ account: String, now: Date, policy: Policy.Permissions
+    ) throws -> EntitlementsResult? {
+        guard let (state, timezone, _, scope) = try PermissionsStore.accountInScope(session, account, locking: false)
+        else { return nil }
+        let used = try PermissionsStore.quotaUsed(
+            session, accountID: account, day: Entitlements.dayNumber(now, timezone: timezone, policy: policy))
+        let overview = Entitlements.overview(
+            state, scope: scope, timezone: timezone, usedToday: used, now: now, policy: policy)
+        return EntitlementsResult(accountId: account, overview)
     }
 
     /// The caller's account id: `UNAUTHENTICATED` without a live session, `FORBIDDEN` when
@@ -43,6 +70,19 @@ enum EntitlementsHandler {
         }
         return caller.accountId
     }
+}
+
+/// One enterprise membership, in a support lookup.
+struct Membership: Encodable {
+    var enterpriseId: String
+    var role: String
+    var joinedAt: String
+}
+
+/// `result` of `support.permissions.lookup`.
+struct SupportPermissionsView: Encodable {
+    var entitlements: EntitlementsResult
+    var memberships: [Membership]
 }
 
 /// `result` of `entitlements.get`.

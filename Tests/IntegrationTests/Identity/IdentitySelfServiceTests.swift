@@ -324,7 +324,7 @@ struct IdentitySelfServiceTests {
             ], session: token)
         #expect(review.status == "pending_review", "\(review.event.data)")
         let task = try #require(review.string("taskId"))
-        let reviewer = try RegistrarCLI.addOperator(
+        let reviewer = try await identity.addOperator(
             name: "Reviewer Zhao", databaseURL: TestStack.configuration.databaseURL)
         let decided = try await identity.decide(task, "approve", note: "photo matches", operatorToken: reviewer.token)
         #expect(decided.code == "OK", "\(decided.event.data)")

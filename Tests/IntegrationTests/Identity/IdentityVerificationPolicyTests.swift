@@ -25,12 +25,17 @@ struct IdentityVerificationPolicyTests {
     }
 
     func run(_ identity: IdentityClient, instance: ServiceProcess) async throws {
-        // An operator added by the CLI is announced to the other services (token hash only).
-        let reviewer = try RegistrarCLI.addOperator(name: "Ops Night Shift", databaseURL: instance.databaseURL)
+        // The first admin, bootstrapped by the CLI on an empty operators table, is announced to the
+        // other services (token hash and role only); a second bootstrap is refused.
+        let reviewer = try RegistrarCLI.bootstrapAdmin(name: "Ops Night Shift", databaseURL: instance.databaseURL)
         let announced = try await identity.client.event(on: "identity.events") {
             $0.type == "operator.added" && $0.data["operatorId"]?.stringValue == reviewer.id
         }
         #expect(announced.data["tokenHash"] == .string(Sodium.sha256(Array(reviewer.token.utf8)).hexString))
+        #expect(announced.data["role"] == .string("admin"))
+        #expect(throws: (any Error).self) {
+            try RegistrarCLI.bootstrapAdmin(name: "Second", databaseURL: instance.databaseURL)
+        }
 
         // An id_conflict task past its SLA is overdue for ops. The ops views compare with PostgreSQL's
         // own clock, not the service's movable one, so this part runs first, before the clock moves,

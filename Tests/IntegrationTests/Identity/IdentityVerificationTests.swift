@@ -90,7 +90,7 @@ struct IdentityVerificationTests {
     }
 
     @Test func anIDConflictEndsInApprovalOrInRejection() async throws {
-        let reviewer = try RegistrarCLI.addOperator(
+        let reviewer = try await identity.addOperator(
             name: "Reviewer Wang", databaseURL: TestStack.configuration.databaseURL)
         let number = IdentityClient.residentID()
         let first = try await identity.register()
@@ -181,7 +181,7 @@ struct IdentityVerificationTests {
     }
 
     @Test func anInternationalRegistrationCompletesOnlyAfterApproval() async throws {
-        let reviewer = try RegistrarCLI.addOperator(
+        let reviewer = try await identity.addOperator(
             name: "Reviewer Chen", databaseURL: TestStack.configuration.databaseURL)
         let phone = "+8529\(Int.random(in: 1_000_000...9_999_999))"
         let device = IdentityClient.device()

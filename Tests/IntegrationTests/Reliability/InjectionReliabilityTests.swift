@@ -362,7 +362,7 @@ struct InjectionReliabilityTests {
         let identityDB = PostgresPool(configuration: TestStack.postgres(searchPath: ["identity"]))
         let permissionsDB = PostgresPool(configuration: TestStack.postgres(searchPath: ["permissions"]))
         let bindingDB = PostgresPool(configuration: TestStack.postgres(searchPath: ["binding"]))
-        let reviewer = try RegistrarCLI.addOperator(
+        let reviewer = try await identity.addOperator(
             name: "Injection \(UUID().uuidString.prefix(4))", databaseURL: TestStack.configuration.databaseURL)
         let binding = BindingClient(client: identity.client)
         return try await withThrowingTaskGroup(of: (Int, [String]).self) { group in
