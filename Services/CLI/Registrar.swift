@@ -22,6 +22,8 @@ struct Registrar: AsyncParsableCommand {
             DeadLetterCommand.self,
             // Issue 16: self-service.
             AccountCommand.self, PasswordCommand.self, SessionCommand.self, PhoneCommand.self,
+            // Issue 17: data export and consents.
+            ExportCommand.self, ConsentsCommand.self,
         ])
 }
 

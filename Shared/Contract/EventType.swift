@@ -34,6 +34,10 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let accountPhoneChanged = EventType(rawValue: "account.phone_changed")
     /// Not in the contract: an operator was added (`OperatorAdded`).
     public static let operatorAdded = EventType(rawValue: "operator.added")
+    /// Not in the contract (issue 17): the account asked for a copy of its data (`ExportRequested`).
+    public static let accountExportRequested = EventType(rawValue: "account.export_requested")
+    /// Not in the contract (issue 17): a withdrawn consent took the tier away (`VerificationWithdrawn`).
+    public static let accountVerificationWithdrawn = EventType(rawValue: "account.verification_withdrawn")
 
     // MARK: permissions.events
     public static let permissionsChanged = EventType(rawValue: "permissions.changed")
@@ -60,6 +64,9 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     // MARK: every service
     /// Not in the contract: a service deleted its part of a deregistered account's data (`PurgeCompleted`).
     public static let purgeCompleted = EventType(rawValue: "purge.completed")
+    /// Not in the contract (issue 17): a service's part of an export (`ExportPart`), on its own events
+    /// topic (permissions, binding, deregistration; identity writes its own part directly).
+    public static let accountExportPart = EventType(rawValue: "account.export_part")
 
     // MARK: other topics
     /// `notifications.sms` (`SMSRequested`).

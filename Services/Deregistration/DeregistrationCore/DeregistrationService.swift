@@ -17,6 +17,7 @@ public enum DeregistrationService {
         ReadModel.register(&router)
         RequestHandlers.register(&router, context)
         StatusHandler.register(&router)
+        ExportHandler.register(&router, policy: environment.policy)
         Purges.register(&router)
         return [Finalizer.task(context)]
     }

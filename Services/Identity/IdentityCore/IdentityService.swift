@@ -22,6 +22,10 @@ public enum IdentityService {
         RecoveryHandlers.register(&router, context)
         PhoneChangeHandlers.register(&router, context)
         SelfServiceHandlers.register(&router, context)
-        return [VerificationHandlers.expirySweep(context), ReviewHandlers.operatorAnnouncer(context)]
+        PrivacyHandlers.register(&router, context)
+        return [
+            VerificationHandlers.expirySweep(context), ReviewHandlers.operatorAnnouncer(context),
+            PrivacyHandlers.expirySweep(context),
+        ]
     }
 }
