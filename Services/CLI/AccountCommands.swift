@@ -11,8 +11,7 @@ extension SessionOptions {
     func call(
         _ type: String, _ data: [String: JSONValue], signedIn: Bool = true, client: RegistrarClient? = nil,
         topic: String = "identity.commands"
-    ) async throws -> CloudEvent
-    {
+    ) async throws -> CloudEvent {
         let envelope = RegistrarClient.command(
             type: type, data: .object(data), sessionToken: signedIn ? try token() : nil)
         let reply = try await Output.request(

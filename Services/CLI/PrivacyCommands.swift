@@ -6,7 +6,8 @@ import Messaging
 /// `registrar export …`: a copy of your own data (issue 17).
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Ask for a copy of your data (account.export) and read it (account.export.get).",
+        commandName: "export",
+        abstract: "Ask for a copy of your data (account.export) and read it (account.export.get).",
         subcommands: [Request.self, Get.self])
 
     struct Request: AsyncParsableCommand {
@@ -18,7 +19,8 @@ struct ExportCommand: AsyncParsableCommand {
 
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "account.export.get: reads every part of an export (waiting while it is pending) and prints the bundle.",
+            abstract:
+                "account.export.get: reads every part of an export (waiting while it is pending) and prints the bundle.",
             discussion: "With --part, prints that part's reply only.")
         @Argument(help: "The exportId `registrar export request` printed.") var exportId: String
         @Option(help: "Read only this part (from 0).") var part: Int?
@@ -27,7 +29,8 @@ struct ExportCommand: AsyncParsableCommand {
 
         func run() async throws {
             if let part {
-                try await options.call("account.export.get", ["exportId": .string(exportId), "part": .int(Int64(part))])
+                try await options.call(
+                    "account.export.get", ["exportId": .string(exportId), "part": .int(Int64(part))])
                 return
             }
             let deadline = Date().addingTimeInterval(TimeInterval(options.timeout))
@@ -67,7 +70,8 @@ struct ExportCommand: AsyncParsableCommand {
 /// `registrar consents …`: your consents (issue 17): identity's, and each binding's data sharing.
 struct ConsentsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "consents", abstract: "List, withdraw and give consents (consents.list, consent.withdraw, consent.grant).",
+        commandName: "consents",
+        abstract: "List, withdraw and give consents (consents.list, consent.withdraw, consent.grant).",
         subcommands: [List.self, Withdraw.self, Grant.self])
 
     struct List: AsyncParsableCommand {
@@ -92,7 +96,8 @@ struct ConsentsCommand: AsyncParsableCommand {
 
     struct Withdraw: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "consent.withdraw: id_number, biometric, device_identifiers (identity) or binding_sharing --provider P (binding).",
+            abstract:
+                "consent.withdraw: id_number, biometric, device_identifiers (identity) or binding_sharing --provider P (binding).",
             discussion: "privacy_policy cannot be withdrawn (CONSENT_NOT_WITHDRAWABLE): deregister instead.")
         @Argument(help: "The consent kind.") var kind: String
         @Option(help: "The binding's provider (binding_sharing only).") var provider: String?

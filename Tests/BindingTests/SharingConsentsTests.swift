@@ -17,6 +17,9 @@ struct SharingConsentsTests {
                 expiresAt: now, grantsExpireAt: [:]),
         ]
         let consents = SharingConsents.consents(bindings, now: now)
-        #expect(consents == [SharingConsent(kind: "binding_sharing", provider: "wechat", scopes: ["login"], grantedAt: linked)])
+        #expect(
+            consents == [
+                SharingConsent(kind: "binding_sharing", provider: "wechat", scopes: ["login"], grantedAt: linked)
+            ])
     }
 }

@@ -40,7 +40,8 @@ struct PrivacyRulesTests {
     }
 
     @Test func chunksFitTheBudgetEscapedAndConcatenateToTheText() {
-        let text = #"{"name":"李梅 \"quoted\" a/b\\c","emoji":"👩‍👩‍👧","n":[1,2,3]}"#
+        let text =
+            #"{"name":"李梅 \"quoted\" a/b\\c","emoji":"👩‍👩‍👧","n":[1,2,3]}"#
             + String(repeating: "x", count: 500)
         for budget in [16, 20, 64, 200, 10_000] {
             let parts = ExportRules.chunk(text, maxBytes: budget)

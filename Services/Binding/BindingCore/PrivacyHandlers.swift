@@ -38,7 +38,8 @@ enum PrivacyHandlers {
                 data: ExportPart(
                     exportId: event.data.exportId, accountId: account, service: RegistrarService.binding.rawValue,
                     data: BindingExportPart(
-                        bindings: bindings.map(ListedBinding.init), migrationPlans: plans.prefix(limit).map(PlanResult.init),
+                        bindings: bindings.map(ListedBinding.init),
+                        migrationPlans: plans.prefix(limit).map(PlanResult.init),
                         truncated: plans.count > limit)))
         }
         router.command("consents.list", OwnAccount.self) { session, command, _ in

@@ -109,7 +109,8 @@ enum PrivacyStore {
     }
 
     /// Stores the assembled bundle's parts and marks the export ready; the services' parts go.
-    static func storeBundle(_ session: borrowing PostgresSession, exportID: String, chunks: [String], now: Date) throws {
+    static func storeBundle(_ session: borrowing PostgresSession, exportID: String, chunks: [String], now: Date) throws
+    {
         for (index, chunk) in chunks.enumerated() {
             try session.query(
                 "INSERT INTO export_chunks (export_id, part, data) VALUES (\(exportID)::uuid, \(index), \(chunk))")

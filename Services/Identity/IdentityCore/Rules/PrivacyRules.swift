@@ -179,7 +179,8 @@ public enum ConsentRules {
     ) -> TierState {
         if let verified = bankCardVerifiedAt {
             let card = TierState(
-                tier: .bankCard, expiresAt: VerificationRules.expiry(of: .bankCard, verifiedAt: verified, policy: policy))
+                tier: .bankCard,
+                expiresAt: VerificationRules.expiry(of: .bankCard, verifiedAt: verified, policy: policy))
             if card.isValid(at: now) { return card }
         }
         return TierState(
