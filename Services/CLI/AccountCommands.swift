@@ -4,17 +4,18 @@ import Foundation
 import Messaging
 
 extension SessionOptions {
-    /// Sends `type` to identity.commands (with the session unless `signedIn` is false), prints the
+    /// Sends `type` to `topic` (default identity.commands; with the session unless `signedIn` is false), prints the
     /// reply (its result as indented JSON, or the whole event with --json); a rejection is one line
     /// and exit 1.
     @discardableResult
-    func call(_ type: String, _ data: [String: JSONValue], signedIn: Bool = true, client: RegistrarClient? = nil)
-        async throws -> CloudEvent
-    {
+    func call(
+        _ type: String, _ data: [String: JSONValue], signedIn: Bool = true, client: RegistrarClient? = nil,
+        topic: String = "identity.commands"
+    ) async throws -> CloudEvent {
         let envelope = RegistrarClient.command(
             type: type, data: .object(data), sessionToken: signedIn ? try token() : nil)
         let reply = try await Output.request(
-            envelope, topic: "identity.commands", client: client ?? Context(connection).client(),
+            envelope, topic: topic, client: client ?? Context(connection).client(),
             timeout: .seconds(timeout))
         if json { Output.printJSON(try JSONValue(encoding: reply), pretty: false) }
         try Output.failIfRejected(reply, step: type)

@@ -24,6 +24,8 @@ struct Registrar: AsyncParsableCommand {
             AccountCommand.self, PasswordCommand.self, SessionCommand.self, PhoneCommand.self,
             // Issue 17: support and audit.
             SupportCommand.self, AuditCommand.self,
+            // Issue 17: data export and consents.
+            ExportCommand.self, ConsentsCommand.self,
         ])
 }
 

@@ -40,6 +40,10 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let operatorTokenRotated = EventType(rawValue: "operator.token_rotated")
     /// Not in the contract (issue 17): support cleared a login or security-question lock (`AccountUnlocked`).
     public static let accountUnlocked = EventType(rawValue: "account.unlocked")
+    /// Not in the contract (issue 17): the account asked for a copy of its data (`ExportRequested`).
+    public static let accountExportRequested = EventType(rawValue: "account.export_requested")
+    /// Not in the contract (issue 17): a withdrawn consent took the tier away (`VerificationWithdrawn`).
+    public static let accountVerificationWithdrawn = EventType(rawValue: "account.verification_withdrawn")
 
     // MARK: permissions.events
     public static let permissionsChanged = EventType(rawValue: "permissions.changed")
@@ -68,6 +72,9 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     // MARK: every service
     /// Not in the contract: a service deleted its part of a deregistered account's data (`PurgeCompleted`).
     public static let purgeCompleted = EventType(rawValue: "purge.completed")
+    /// Not in the contract (issue 17): a service's part of an export (`ExportPart`), on its own events
+    /// topic (permissions, binding, deregistration; identity writes its own part directly).
+    public static let accountExportPart = EventType(rawValue: "account.export_part")
 
     // MARK: other topics
     /// `notifications.sms` (`SMSRequested`).
@@ -75,12 +82,14 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
 
     /// The security events every service appends to its audit trail when it emits them (issue 17):
     /// sign-in failures and locks, password and phone changes, device binds and unbinds, session
-    /// revocations, deregistration steps, review decisions, unlocks and operator changes. An
+    /// revocations, deregistration steps, review decisions, unlocks, operator changes, data exports
+    /// and consent-driven tier drops (consent changes are audited by their handler). An
     /// operator's command is audited whatever it emits.
     public static let audited: Set<EventType> = [
         .loginFailed, .accountLocked, .accountUnlocked, .passwordChanged, .accountPhoneChanged, .deviceBound,
         .deviceUnbound, .sessionRevoked, .reviewDecided, .operatorAdded, .operatorDisabled, .operatorTokenRotated,
         .accountFrozen, .accountUnfrozen, .accountDeregistered, .accountPurged, .deviceLocked, .deviceUnlocked,
-        .bindingLinked, .bindingUnlinked, .enterpriseCreated, .enterpriseAdminTransferred,
+        .bindingLinked, .bindingUnlinked, .enterpriseCreated, .enterpriseAdminTransferred, .accountExportRequested,
+        .accountVerificationWithdrawn,
     ]
 }

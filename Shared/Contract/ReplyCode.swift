@@ -74,6 +74,15 @@ public struct ReplyCode: RawRepresentable, Hashable, Codable, Sendable, CustomSt
     public static let phoneChangeNotFound = ReplyCode(rawValue: "PHONE_CHANGE_NOT_FOUND")
     /// Not in the contract (issue 16): `phone.change.start` for the number the account has.
     public static let samePhone = ReplyCode(rawValue: "SAME_PHONE")
+    /// Not in the contract (issue 17): `account.export.get` names no export of any account, or one
+    /// that expired (`privacy.exportValidity`) or was purged.
+    public static let exportNotFound = ReplyCode(rawValue: "EXPORT_NOT_FOUND")
+    /// Not in the contract (issue 17): `consent.withdraw` of the privacy policy, which only a
+    /// deregistration ends (the account cannot be used without it).
+    public static let consentNotWithdrawable = ReplyCode(rawValue: "CONSENT_NOT_WITHDRAWABLE")
+    /// Not in the contract (issue 17): `verification.submit` of an ID card while the ID-number or
+    /// biometric consent is withdrawn (`result.kinds`); `consent.grant` gives it again.
+    public static let consentRequired = ReplyCode(rawValue: "CONSENT_REQUIRED")
 
     // MARK: permissions.commands (contract §4; "Not in the contract" marks the codes Registrar added)
 

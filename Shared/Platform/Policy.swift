@@ -32,6 +32,8 @@ public struct Policy: Codable, Sendable, Equatable {
     public var runtime = Runtime()
     /// How long the broker keeps each kind of topic (`registrar topics create`).
     public var topics = TopicRetention()
+    /// Not in the contract (issue 17): data export and consents.
+    public var privacy = Privacy()
 
     /// The contract's defaults.
     public init() {}
@@ -205,6 +207,27 @@ public struct Policy: Codable, Sendable, Equatable {
         /// `revokeCodeWindow`; more are `RATE_LIMITED`.
         public var revokeCodesPerPhonePerWindow = 5
         public var revokeCodeWindow = PolicyDuration.hours(1)
+    }
+
+    /// Not in the contract (issue 17): data export and consents.
+    public struct Privacy: Codable, Sendable, Equatable {
+        /// The privacy-policy version in force: recorded as accepted at registration, and what
+        /// `consent.grant {kind: privacy_policy}` accepts.
+        public var policyVersion = "2026-11"
+        /// How long an export is kept for its owner to read; then the sweep deletes it.
+        public var exportValidity = PolicyDuration.days(7)
+        /// `account.export`s one account may make in `exportWindow` (a sliding window).
+        public var exportsPerWindow = 3
+        public var exportWindow = PolicyDuration.days(1)
+        /// The most bytes of the bundle's JSON text, escaped as a JSON string, one
+        /// `account.export.get` answers (the message limit is 64 KiB).
+        public var exportPartBytes = 48 * 1024
+        /// The most entries of each list a service puts in its `account.export_part` (the newest);
+        /// the part says `truncated` when it left some out.
+        public var exportListLimit = 100
+        /// How often identity deletes expired exports (and how many one run takes).
+        public var exportSweepInterval = PolicyDuration.minutes(1)
+        public var exportSweepBatch = 500
     }
 
     /// Message runtime limits.

@@ -21,6 +21,7 @@ public enum BindingService {
         LifecycleEvents.register(&router)
         BindingHandlers.register(&router, policy: policy)
         ReadHandlers.register(&router)
+        PrivacyHandlers.register(&router, policy: environment.policy)
         return [
             PeriodicTask(name: "binding.sweep", interval: policy.sweepInterval.duration) { session, now, effects in
                 try sweep(session, now: now, effects: &effects)

@@ -73,22 +73,26 @@ enum BindingStore {
 
     /// The account's latest migration plan (the last one started), if any.
     static func latestPlan(_ session: borrowing PostgresSession, _ accountID: String) throws -> StoredPlan? {
-        guard
-            let row = try session.query(
-                """
-                SELECT plan_id::text AS plan_id, state, created_at, counts::text AS counts, parts_total,
-                       cardinality(parts_received) AS parts_received
-                FROM migration_plans WHERE account_id = \(accountID)::uuid
-                ORDER BY created_at DESC, plan_id DESC LIMIT 1
-                """
-            ).first
-        else { return nil }
-        let counts = try JSONDecoder().decode(
-            [String: Int].self, from: Data(try row.decode("counts", as: String.self).utf8))
-        return StoredPlan(
-            planId: try row.decode("plan_id"), state: try row.decode("state"), createdAt: try row.decode("created_at"),
-            counts: PlanCounts(byOutcome: counts), partsReceived: try row.decode("parts_received"),
-            partsTotal: try row.decode("parts_total"))
+        try plans(session, accountID, limit: 1).first
+    }
+
+    /// The account's migration plans, newest first, at most `limit`.
+    static func plans(_ session: borrowing PostgresSession, _ accountID: String, limit: Int) throws -> [StoredPlan] {
+        try session.query(
+            """
+            SELECT plan_id::text AS plan_id, state, created_at, counts::text AS counts, parts_total,
+                   cardinality(parts_received) AS parts_received
+            FROM migration_plans WHERE account_id = \(accountID)::uuid
+            ORDER BY created_at DESC, plan_id DESC LIMIT \(limit)
+            """
+        ).map { row in
+            let counts = try JSONDecoder().decode(
+                [String: Int].self, from: Data(try row.decode("counts", as: String.self).utf8))
+            return StoredPlan(
+                planId: try row.decode("plan_id"), state: try row.decode("state"),
+                createdAt: try row.decode("created_at"), counts: PlanCounts(byOutcome: counts),
+                partsReceived: try row.decode("parts_received"), partsTotal: try row.decode("parts_total"))
+        }
     }
 
     /// The Registrar account an external account is bound to.

@@ -19,6 +19,7 @@ public enum DeregistrationService {
         RequestHandlers.register(&router, context)
         StatusHandler.register(&router)
         SupportHandlers.register(&router)
+        ExportHandler.register(&router, policy: environment.policy)
         Purges.register(&router)
         return [Finalizer.task(context)]
     }

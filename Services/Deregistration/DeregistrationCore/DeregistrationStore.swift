@@ -160,17 +160,23 @@ enum DeregistrationStore {
 
     /// The account's latest request (the last one made), for a read (no lock).
     static func latestRequest(_ session: borrowing PostgresSession, accountID: String) throws -> RequestSummary? {
-        guard
-            let row = try session.query(
-                """
-                SELECT state, requested_at, cooldown_ends_at, closed_at FROM requests
-                WHERE account_id = \(accountID)::uuid ORDER BY requested_at DESC, id DESC LIMIT 1
-                """
-            ).first
-        else { return nil }
-        return RequestSummary(
-            state: try row.decode("state"), requestedAt: try row.decode("requested_at"),
-            cooldownEndsAt: try row.decode("cooldown_ends_at"), closedAt: try row.decode("closed_at"))
+        try requests(session, accountID: accountID, limit: 1).first
+    }
+
+    /// The account's requests, newest first, at most `limit` (no lock).
+    static func requests(_ session: borrowing PostgresSession, accountID: String, limit: Int) throws
+        -> [RequestSummary]
+    {
+        try session.query(
+            """
+            SELECT state, requested_at, cooldown_ends_at, closed_at FROM requests
+            WHERE account_id = \(accountID)::uuid ORDER BY requested_at DESC, id DESC LIMIT \(limit)
+            """
+        ).map { row in
+            RequestSummary(
+                state: try row.decode("state"), requestedAt: try row.decode("requested_at"),
+                cooldownEndsAt: try row.decode("cooldown_ends_at"), closedAt: try row.decode("closed_at"))
+        }
     }
 
     /// Stores a new revoke code (its keyed hash) for the request, with a fresh budget of tries.

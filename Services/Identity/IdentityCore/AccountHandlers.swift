@@ -48,6 +48,8 @@ enum AccountCreation {
             session, accountID: accountID, printID: registration.printID, fingerprint: attributes,
             platform: registration.platform, model: registration.device.model, now: now)
         let tier = try VerificationStore.startTier(session, accountID: accountID, now: now, policy: context.policy)
+        try PrivacyStore.recordAtRegistration(
+            session, accountID: accountID, consents: registration.consents, now: now, policy: context.policy.privacy)
         let opened =
             openSession
             ? try SessionStore.open(

@@ -24,6 +24,10 @@ public enum IdentityService {
         RecoveryHandlers.register(&router, context)
         PhoneChangeHandlers.register(&router, context)
         SelfServiceHandlers.register(&router, context)
-        return [VerificationHandlers.expirySweep(context), OperatorHandlers.operatorAnnouncer(context)]
+        PrivacyHandlers.register(&router, context)
+        return [
+            VerificationHandlers.expirySweep(context), OperatorHandlers.operatorAnnouncer(context),
+            PrivacyHandlers.expirySweep(context),
+        ]
     }
 }

@@ -24,6 +24,9 @@ struct StartRegistration: Decodable, Sendable {
     var device: DeviceInfo
     var ip: IPInfo
     var scanTicket: String?
+    /// Issue 17: the agreement step's consents; absent, the privacy policy in force and every
+    /// other consent are recorded as given.
+    var consents: RegistrationConsents?
 }
 
 struct VerifySMS: Decodable, Sendable {
@@ -100,6 +103,8 @@ struct RegistrationRow {
     var riskLevel: StepUpLevel?
     var createdAt: Date
     var expiresAt: Date
+    /// The agreement step's consents (issue 17).
+    var consents: RegistrationConsents?
 }
 
 enum RegistrationHandlers {
@@ -213,7 +218,8 @@ enum RegistrationHandlers {
                 id: id, phone: phone, device: device, printID: printID, knownDevice: recognised != nil, ip: data.ip,
                 restricted: flags.restricted, warnings: flags.warnings,
                 smsCodeHash: SecretCodes.keyedHash(id + ":" + code, key: context.hashKey), smsExpiresAt: codeExpires,
-                createdAt: now, expiresAt: now.addingTimeInterval(policy.registration.flowValidity.timeInterval)))
+                createdAt: now, expiresAt: now.addingTimeInterval(policy.registration.flowValidity.timeInterval),
+                consents: data.consents))
         try SMSRequested.send(
             session, &effects, to: phone, purpose: "registration", code: code, expiresAt: codeExpires, now: now)
         try effects.emit(

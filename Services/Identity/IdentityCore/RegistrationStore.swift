@@ -17,6 +17,8 @@ struct NewRegistration {
     var smsExpiresAt: Date
     var createdAt: Date
     var expiresAt: Date
+    /// The agreement step's consents (issue 17).
+    var consents: RegistrationConsents?
 }
 
 /// The SQL of registrations and of the facts their rules need.
@@ -79,12 +81,12 @@ enum RegistrationStore {
         try session.query(
             """
             INSERT INTO registrations (id, phone, international, platform, device, print_id, known_device, ip_address, ip,
-                step, restricted, warnings, sms_code_hash, sms_expires_at, created_at, expires_at)
+                step, restricted, warnings, sms_code_hash, sms_expires_at, created_at, expires_at, consents)
             VALUES (\(new.id)::uuid, \(new.phone.e164), \(!new.phone.isMainland), \(new.device.platform.rawValue),
                 \(try IdentityStore.json(new.device))::jsonb, \(new.printID)::uuid, \(new.knownDevice), \(new.ip.address),
                 \(try IdentityStore.json(new.ip))::jsonb, \(RegistrationStep.verifySMS.rawValue), \(new.restricted)::text[],
                 \(new.warnings)::text[], \(PostgresBytes(new.smsCodeHash)), \(new.smsExpiresAt), \(new.createdAt),
-                \(new.expiresAt))
+                \(new.expiresAt), \(try new.consents.map(IdentityStore.json))::jsonb)
             """)
     }
 
@@ -96,7 +98,7 @@ enum RegistrationStore {
                 SELECT id::text AS id, phone, international, platform, device::text AS device, print_id::text AS print_id,
                        known_device, ip::text AS ip, step, restricted, sms_code_hash, sms_expires_at, sms_attempts,
                        password_hash, display_name, security_questions::text AS security_questions, risk_level,
-                       created_at, expires_at
+                       created_at, expires_at, consents::text AS consents
                 FROM registrations WHERE id = \(id)::uuid FOR UPDATE
                 """
             ).first
@@ -114,7 +116,10 @@ enum RegistrationStore {
             passwordHash: try row.decode("password_hash"), displayName: try row.decode("display_name"),
             securityQuestions: try row.decode("security_questions"),
             riskLevel: (try row.decode("risk_level", as: String?.self)).flatMap(StepUpLevel.init(rawValue:)),
-            createdAt: try row.decode("created_at"), expiresAt: try row.decode("expires_at"))
+            createdAt: try row.decode("created_at"), expiresAt: try row.decode("expires_at"),
+            consents: try (try row.decode("consents", as: String?.self)).map {
+                try decoder.decode(RegistrationConsents.self, from: Data($0.utf8))
+            })
     }
 
     /// Whether a registration is waiting at `step` (an unlocked read, for `prepare` steps).

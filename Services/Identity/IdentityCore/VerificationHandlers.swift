@@ -111,6 +111,14 @@ enum VerificationHandlers {
         }
         let name = try requiredText(data.name, field: "data.name")
         guard let liveness = data.liveness else { throw missing("data.liveness") }
+        // Issue 17: the ID number and the liveness result are kept only with their consents.
+        let missingConsents = ConsentRules.missingForIDCard(
+            withdrawn: try PrivacyStore.withdrawn(session, accountID: caller.accountID))
+        if !missingConsents.isEmpty {
+            return .rejected(
+                .consentRequired, "give the consents this verification needs first (consent.grant)",
+                result: .object(["kinds": .array(missingConsents.map { .string($0.rawValue) })]))
+        }
         // Every result counts for the pass rate, so this row stays even when the command is refused.
         try VerificationStore.recordLiveness(
             session, accountID: caller.accountID, passed: liveness.passed, score: liveness.score, now: now)

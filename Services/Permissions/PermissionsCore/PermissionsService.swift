@@ -19,6 +19,7 @@ public enum PermissionsService {
         CheckHandler.register(&router, policy: policy.permissions)
         EntitlementsHandler.register(&router, policy: policy.permissions)
         EnterpriseHandlers.register(&router, policy: policy.permissions)
+        ExportHandler.register(&router, policy: policy)
         return [
             Retention.contactsTask(policy: policy),
             PeriodicTask(name: "permissions.sweep", interval: policy.permissions.sweepInterval.duration) {
