@@ -25,22 +25,13 @@ struct BindingExportPart: Encodable, Sendable {
 /// (`consents.list`, `consent.withdraw {kind: binding_sharing, provider}` on binding.commands).
 enum PrivacyHandlers {
     static func register(_ router: inout Router, policy: Policy) {
-        router.event(
-            .accountExportRequested, on: RegistrarService.identity.eventTopic, ExportRequested.self
-        ) { session, event, effects in
-            let account = event.data.accountId.lowercased()
-            guard UUID(uuidString: account) != nil else { throw MalformedMessage.invalid(field: "data.accountId") }
+        ExportContribution.follow(&router, as: .binding) { session, account, _ in
             let limit = policy.privacy.exportListLimit
             let plans = try BindingStore.plans(session, account, limit: limit + 1)
             let bindings = try BindingStore.records(session, account).sorted { $0.provider < $1.provider }
-            try effects.emit(
-                .accountExportPart, subject: account,
-                data: ExportPart(
-                    exportId: event.data.exportId, accountId: account, service: RegistrarService.binding.rawValue,
-                    data: BindingExportPart(
-                        bindings: bindings.map(ListedBinding.init),
-                        migrationPlans: plans.prefix(limit).map(PlanResult.init),
-                        truncated: plans.count > limit)))
+            return BindingExportPart(
+                bindings: bindings.map(ListedBinding.init), migrationPlans: plans.prefix(limit).map(PlanResult.init),
+                truncated: plans.count > limit)
         }
         router.command("consents.list", OwnAccount.self) { session, command, _ in
             let account = try BindingHandlers.authorize(session, command, accountID: command.data.accountId)

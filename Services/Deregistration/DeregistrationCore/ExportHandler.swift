@@ -27,27 +27,17 @@ struct DeregistrationExportPart: Encodable, Sendable {
 /// Answers identity's `account.export_requested` with `account.export_part`.
 enum ExportHandler {
     static func register(_ router: inout Router, policy: Policy) {
-        router.event(
-            .accountExportRequested, on: RegistrarService.identity.eventTopic, ExportRequested.self
-        ) { session, event, effects in
-            let account = event.data.accountId.lowercased()
-            guard UUID(uuidString: account) != nil else { throw MalformedMessage.invalid(field: "data.accountId") }
+        ExportContribution.follow(&router, as: .deregistration) { session, account, now in
             let limit = policy.privacy.exportListLimit
             let requests = try DeregistrationStore.requests(session, accountID: account, limit: limit + 1)
-            let status = CooldownRules.status(of: requests.first, now: event.receivedAt)
-            try effects.emit(
-                .accountExportPart, subject: account,
-                data: ExportPart(
-                    exportId: event.data.exportId, accountId: account,
-                    service: RegistrarService.deregistration.rawValue,
-                    data: DeregistrationExportPart(
-                        status: StatusResult(accountId: account, status),
-                        requests: requests.prefix(limit).map { request in
-                            ExportedRequest(
-                                state: request.state.rawValue, requestedAt: CloudEvent.timestamp(request.requestedAt),
-                                cooldownEndsAt: CloudEvent.timestamp(request.cooldownEndsAt),
-                                closedAt: request.closedAt.map(CloudEvent.timestamp))
-                        }, truncated: requests.count > limit)))
+            return DeregistrationExportPart(
+                status: StatusResult(accountId: account, CooldownRules.status(of: requests.first, now: now)),
+                requests: requests.prefix(limit).map { request in
+                    ExportedRequest(
+                        state: request.state.rawValue, requestedAt: CloudEvent.timestamp(request.requestedAt),
+                        cooldownEndsAt: CloudEvent.timestamp(request.cooldownEndsAt),
+                        closedAt: request.closedAt.map(CloudEvent.timestamp))
+                }, truncated: requests.count > limit)
         }
     }
 }

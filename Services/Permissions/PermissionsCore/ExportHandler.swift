@@ -29,15 +29,8 @@ struct PermissionsExportPart: Encodable, Sendable {
 enum ExportHandler {
     static func register(_ router: inout Router, policy: Policy) {
         let identity = RegistrarService.identity.eventTopic
-        router.event(.accountExportRequested, on: identity, ExportRequested.self) { session, event, effects in
-            let account = event.data.accountId.lowercased()
-            guard UUID(uuidString: account) != nil else { throw MalformedMessage.invalid(field: "data.accountId") }
-            let part = try build(session, account: account, now: event.receivedAt, policy: policy)
-            try effects.emit(
-                .accountExportPart, subject: account,
-                data: ExportPart(
-                    exportId: event.data.exportId, accountId: account, service: RegistrarService.permissions.rawValue,
-                    data: part))
+        ExportContribution.follow(&router, as: .permissions) { session, account, now in
+            try build(session, account: account, now: now, policy: policy)
         }
         router.event(.accountVerificationWithdrawn, on: identity, VerificationWithdrawn.self) {
             session, event, effects in
