@@ -25,6 +25,16 @@ public struct MessageEffects: Sendable {
     let topics: Topics
     let now: Date
     let causation: IncomingEnvelope
+    /// The account the message concerns, when the handler named it (`concerns(_:)`).
+    public internal(set) var account: String?
+
+    /// Files the reply and the subject-less rows of this message under `accountID`, so that the
+    /// account's purge removes them (docs/decisions.md, "Retention of runtime data"). Needed only
+    /// where neither the reply's `result.accountId` nor an emitted event's subject names the
+    /// account (a read of the caller's own data, say).
+    public mutating func concerns(_ accountID: String) {
+        account = AccountFiling.accountID(accountID) ?? account
+    }
 
     /// Publishes event `type` about `subject` (an accountId) on the service's event topic.
     public mutating func emit(_ type: EventType, subject: String, data: some Encodable) throws {
