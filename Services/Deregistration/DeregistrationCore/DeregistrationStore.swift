@@ -207,10 +207,14 @@ enum DeregistrationStore {
         ).map { DueRequest(id: try $0.decode("id"), accountId: try $0.decode("account_id")) }
     }
 
-    /// Closes the request as finalized at `now`; an outstanding code is dropped, and so are the
-    /// account's sessions as this service knew them (identity revoked them at the freeze).
-    static func finalize(_ session: borrowing PostgresSession, requestID: String, accountID: String, now: Date) throws {
+    /// Closes the request as finalized at `now`; an outstanding code is dropped.
+    static func finalize(_ session: borrowing PostgresSession, requestID: String, now: Date) throws {
         try close(session, requestID: requestID, as: .finalized, now: now)
+    }
+
+    /// Deletes the account's sessions as this service knew them (identity revoked them at the
+    /// freeze; the rows kept its id and device ids).
+    static func deleteSessions(_ session: borrowing PostgresSession, _ accountID: String) throws {
         try session.query("DELETE FROM sessions WHERE account_id = \(accountID)::uuid")
     }
 

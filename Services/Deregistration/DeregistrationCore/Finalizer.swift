@@ -17,7 +17,7 @@ enum Finalizer {
             let due = try DeregistrationStore.claimDue(session, now: now)
             let finalization = CooldownRules.finalization(at: now, policy: policy)
             for request in due {
-                try DeregistrationStore.finalize(session, requestID: request.id, accountID: request.accountId, now: now)
+                try DeregistrationStore.finalize(session, requestID: request.id, now: now)
                 try DeregistrationStore.audit(
                     session, request.accountId, "finalized", ["requestId": request.id], at: now)
                 // This service's own copies (request and status replies, its events' outbox rows)
