@@ -10,6 +10,8 @@ import Postgres
 struct Suite {
     /// Short phases and no growth (one size would show no spread).
     let quick: Bool
+    /// Old inbox rows the pruning phase fills and prunes (`--prune-rows`; 0 leaves it out).
+    var pruneRows: Int
 
     /// Seconds per measured phase, and of each warm-up.
     var phase: Duration { quick ? .milliseconds(1250) : .seconds(10) }
@@ -127,6 +129,7 @@ struct Suite {
 
         var results: [[String: Any]] = []
         var growth: [[String: Any]] = []
+        var pruning: [String: Any] = [:]
         let phase = self.phase
         let warmup = self.warmup
 
@@ -245,6 +248,18 @@ struct Suite {
                         (checkRun.cpu.milliseconds["permissions"] ?? 0) * 1000 / Double(max(1, checkRun.completed)),
                         (loginRun.cpu.milliseconds["identity"] ?? 0) * 1000 / Double(max(1, loginRun.completed))))
             }
+            // Growth of the runtime's tables: the pruner working off a backlog of old inbox rows
+            // under a steady permissions.check load at half its saturation rate.
+            if pruneRows > 0 {
+                let prune = PrunePhase(
+                    rows: pruneRows, rate: max(1, check.rate / 2), window: phase, policy: policy, db: seedDB)
+                do {
+                    pruning = try await prune.run(
+                        load: Load(processes: processes, label: "prune"), operation: workloads.check)
+                } catch {
+                    say("prune phase failed: \(error)")
+                }
+            }
             _ = registration
             group.cancelAll()
         }
@@ -254,6 +269,7 @@ struct Suite {
         report["echo"] = ["saturation": echoResults, "fixed": echoFixed]
         report["workloads"] = results
         report["growth"] = growth
+        report["prune"] = pruning
         report["seed_seconds"] = seeded
         report["timed_out_replies"] = caller.timedOut.load(ordering: .relaxed)
         report["finished"] = CloudEvent.timestamp(Date())

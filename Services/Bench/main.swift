@@ -10,7 +10,11 @@ import Synchronization
 
 /// `registrar-bench`: the load generator behind `scripts/bench`.
 ///
-///     registrar-bench suite [--quick] --out FILE   every workload against the running stack, as JSON
+///     registrar-bench suite [--quick] [--prune-rows N] --out FILE
+///                                                  every workload against the running stack, as JSON; the
+///                                                  pruning phase fills N old inbox rows (default 10M, 100k with --quick)
+///     registrar-bench prune [--rows N] [--rate R] [--seconds S] --out FILE
+///                                                  the pruning phase alone (default 1M rows, 100 checks/s, 5-s windows)
 ///     registrar-bench echo                         the Kafka limit's echo: one reply per message, no database
 ///     registrar-bench hash [--seconds N]           Argon2id hashes/s at the policy's parameters on all cores
 ///     registrar-bench load WORKLOAD SECS           saturates `permissions.check` or `deregistration.request` (after `suite`)
@@ -126,7 +130,36 @@ case "hash":
 case "suite":
     let quick = arguments.contains("--quick")
     let out = option("--out") ?? "bench/out/suite.json"
-    try await Suite(quick: quick).run(out: out)
+    let pruneRows = option("--prune-rows").flatMap { Int($0) } ?? (quick ? 100_000 : 10_000_000)
+    try await Suite(quick: quick, pruneRows: pruneRows).run(out: out)
+case "prune":
+    // The pruning phase alone, on a migrated stack: seeds the accounts permissions.check reads.
+    let policy = try Policy.load(path: configuration.policyPath)
+    let db = PostgresConnection(
+        configuration: PostgresConfiguration(url: configuration.databaseURL, applicationName: "registrar-bench"))
+    _ = try? await db.run { try $0.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public") }
+    try await Seed.permissions(db, 1...10_000)
+    let caller = try Caller(configuration: kafka, repliesTopic: topics.replies, smsTopic: nil, logger: logger)
+    await caller.catchUp()
+    let workloads = Workloads(
+        caller: caller, topics: topics, checkAccounts: 10_000, quotaAccounts: 1, loginAccounts: 1, bindingSessions: 1,
+        deregistrationAccounts: 0)
+    let phase = PrunePhase(
+        rows: option("--rows").flatMap { Int($0) } ?? 1_000_000,
+        rate: option("--rate").flatMap { Double($0) } ?? 100,
+        window: .seconds(option("--seconds").flatMap { Int($0) } ?? 5), policy: policy, db: db)
+    var figures: [String: Any] = [:]
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await caller.sendLoop() }
+        group.addTask { await caller.replyLoop() }
+        figures = try await phase.run(
+            load: Load(processes: stackProcesses(), label: "prune"), operation: workloads.check)
+        group.cancelAll()
+    }
+    await caller.close()
+    let data = try JSONSerialization.data(withJSONObject: ["prune": figures], options: [.prettyPrinted, .sortedKeys])
+    try data.write(to: URL(fileURLWithPath: option("--out") ?? "bench/out/prune.json"))
+    print(String(decoding: data, as: UTF8.self))
 case "load":
     // `load WORKLOAD SECONDS`: `permissions.check`, or `deregistration.request` (on a stack the suite
     // seeded, e.g. after `scripts/bench --quick --keep`).
@@ -147,6 +180,8 @@ case "load":
         group.cancelAll()
     }
 default:
-    print("usage: registrar-bench suite [--quick] --out FILE | echo | hash [--seconds N]")
+    print(
+        "usage: registrar-bench suite [--quick] [--prune-rows N] --out FILE | prune [--rows N] [--rate R] "
+            + "[--seconds S] --out FILE | echo | hash [--seconds N]")
     exit(2)
 }

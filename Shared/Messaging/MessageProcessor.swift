@@ -218,7 +218,7 @@ final class MessageProcessor: Service {
         var audit: [AuditEntry] = []
 
         /// The reply this batch kept for `id` (a command re-sent within the same batch).
-        func kept(_ id: String) -> String? { replies.last { $0.messageID == id }?.reply }
+        func kept(_ id: String) -> MessageStore.KeptReply? { replies.last { $0.messageID == id } }
 
         func flush(_ session: borrowing PostgresSession) throws {
             try MessageStore.enqueue(session, rows, keeping: replies)
@@ -256,14 +256,14 @@ final class MessageProcessor: Service {
             guard isCommand,
                 let stored = try writes.kept(envelope.id)
                     ?? MessageStore.storedReply(session, consumer: consumerName, messageID: envelope.id),
-                let payload = unsealReply(stored, id: envelope.id)
+                let payload = unsealReply(stored.reply, id: envelope.id)
             else {
                 return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: false)
             }
             writes.rows.append(
                 MessageStore.OutboxRow(
                     topic: context.topics.replies, key: envelope.id, messageID: envelope.id + ":reply",
-                    payload: payload, sensitive: stored.hasPrefix(Self.sealedPrefix)))
+                    payload: payload, sensitive: stored.reply.hasPrefix(Self.sealedPrefix), account: stored.account))
             return Outcome(type: envelope.type, label: "duplicate", wroteOutbox: true)
         }
         var effects = context
@@ -289,16 +289,20 @@ final class MessageProcessor: Service {
         switch verdict {
         case .refused(let reply):
             try session.query("ROLLBACK TO SAVEPOINT handler")
-            try self.reply(reply, to: envelope, now: now, into: &writes)
+            let account = AccountFiling.account(of: reply, effects: effects)
+            try self.reply(reply, to: envelope, now: now, account: account, into: &writes)
             return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
         case .none:
-            writes.rows += effects.outgoing.map(MessageStore.OutboxRow.init)
+            let account = AccountFiling.account(of: nil, effects: effects)
+            writes.rows += effects.outgoing.map { MessageStore.OutboxRow($0, account: account) }
             writes.audit += effects.auditEntries
             return Outcome(type: envelope.type, label: "ok", wroteOutbox: !effects.outgoing.isEmpty)
         case .reply(let reply):
-            writes.rows += effects.outgoing.map(MessageStore.OutboxRow.init)
+            // Filed under the account it concerns, for the purge at deregistration.
+            let account = AccountFiling.account(of: reply, effects: effects)
+            writes.rows += effects.outgoing.map { MessageStore.OutboxRow($0, account: account) }
             writes.audit += effects.auditEntries
-            try self.reply(reply, to: envelope, now: now, into: &writes)
+            try self.reply(reply, to: envelope, now: now, account: account, into: &writes)
             return Outcome(type: envelope.type, label: reply.code.rawValue, wroteOutbox: true)
         case .malformed(let malformed):
             try session.query("ROLLBACK TO SAVEPOINT handler")
@@ -310,8 +314,10 @@ final class MessageProcessor: Service {
 
     /// Queues the reply for the outbox and keeps it for the inbox (re-sent commands). The reply of
     /// a sensitive command (it may carry a session token) is kept sealed, and its outbox copy is
-    /// blanked once sent.
-    private func reply(_ reply: Reply, to envelope: IncomingEnvelope, now: Date, into writes: inout Writes) throws {
+    /// blanked once sent. Both are filed under `account`, the account the reply concerns.
+    private func reply(
+        _ reply: Reply, to envelope: IncomingEnvelope, now: Date, account: String? = nil, into writes: inout Writes
+    ) throws {
         let event = CloudEvent(
             source: service.source, type: "registrar.reply", time: now, inreplyto: envelope.id,
             correlationid: envelope.correlationid, data: try JSONValue(encoding: reply))
@@ -320,7 +326,7 @@ final class MessageProcessor: Service {
         writes.rows.append(
             MessageStore.OutboxRow(
                 topic: environment.topics.replies, key: envelope.id, messageID: event.id, payload: payload,
-                sensitive: sensitive))
+                sensitive: sensitive, account: account))
         let stored: String?
         if !sensitive {
             stored = String(decoding: payload, as: UTF8.self)
@@ -333,7 +339,8 @@ final class MessageProcessor: Service {
             stored = nil  // Without a key the reply is not kept: a re-send is ignored instead of answered.
         }
         if let stored {
-            writes.replies.append(MessageStore.KeptReply(consumer: consumerName, messageID: envelope.id, reply: stored))
+            writes.replies.append(
+                MessageStore.KeptReply(consumer: consumerName, messageID: envelope.id, reply: stored, account: account))
         }
     }
 

@@ -22,12 +22,22 @@ enum MessageStore {
         return Set(try rows.map { try $0.decode("message_id", as: String.self) })
     }
 
-    /// The reply kept for a message claimed before (`nil` for events, or when none was kept).
+    /// The reply kept for a message claimed before (`nil` for events, or when none was kept), with
+    /// the account it is filed under.
     static func storedReply(_ session: borrowing PostgresSession, consumer: String, messageID: String) throws
-        -> String?
+        -> KeptReply?
     {
-        try session.query("SELECT reply FROM inbox WHERE consumer = \(consumer) AND message_id = \(messageID)")
-            .first?.decode("reply", as: String?.self)
+        guard
+            let row = try session.query(
+                """
+                SELECT reply, account_id::text AS account_id FROM inbox
+                WHERE consumer = \(consumer) AND message_id = \(messageID)
+                """
+            ).first,
+            let reply = try row.decode("reply", as: String?.self)
+        else { return nil }
+        return KeptReply(
+            consumer: consumer, messageID: messageID, reply: reply, account: try row.decode("account_id"))
     }
 
     /// Appends messages to the outbox, in order, and keeps replies in the inbox rows of the
@@ -36,20 +46,21 @@ enum MessageStore {
         _ session: borrowing PostgresSession, _ rows: [OutboxRow], keeping replies: [KeptReply] = []
     ) throws {
         let insert: PostgresQuery = """
-            INSERT INTO outbox (message_id, topic, key, payload, sensitive)
-            SELECT m, t, k, p, s
+            INSERT INTO outbox (message_id, topic, key, payload, sensitive, account_id)
+            SELECT m, t, k, p, s, a
             FROM unnest(\(rows.map(\.messageID))::text[], \(rows.map(\.topic))::text[], \(rows.map(\.key))::text[],
-                        \(rows.map(\.payload))::text[], \(rows.map(\.sensitive))::bool[])
-                 WITH ORDINALITY AS r(m, t, k, p, s, n)
+                        \(rows.map(\.payload))::text[], \(rows.map(\.sensitive))::bool[], \(rows.map(\.account))::uuid[])
+                 WITH ORDINALITY AS r(m, t, k, p, s, a, n)
             ORDER BY n
             """
         let statement: PostgresQuery
         if !replies.isEmpty {
             statement = """
                 WITH queued AS (\(subquery: insert))
-                UPDATE inbox SET reply = kept.reply
+                UPDATE inbox SET reply = kept.reply, account_id = kept.account_id
                 FROM unnest(\(replies.map(\.consumer))::text[], \(replies.map(\.messageID))::text[],
-                            \(replies.map(\.reply))::text[]) AS kept(consumer, message_id, reply)
+                            \(replies.map(\.reply))::text[], \(replies.map(\.account))::uuid[])
+                     AS kept(consumer, message_id, reply, account_id)
                 WHERE inbox.consumer = kept.consumer AND inbox.message_id = kept.message_id
                 """
         } else if rows.isEmpty {
@@ -78,7 +89,7 @@ enum MessageStore {
 
     /// Appends handler effects to the outbox.
     static func enqueue(_ session: borrowing PostgresSession, _ messages: [OutboxMessage]) throws {
-        try enqueue(session, messages.map(OutboxRow.init))
+        try enqueue(session, messages.map { OutboxRow($0) })
     }
 
     /// Records a dead letter once per topic/partition/offset and content digest (a redelivery);
@@ -162,6 +173,44 @@ enum MessageStore {
         ).affectedRows
     }
 
+    /// Removes the runtime's copies of an account's data, in the purge's transaction: the replies
+    /// kept for its commands become `neutralReply` (a template whose `inreplyto` and `id` are set per
+    /// row; the row stays, so a re-sent command is still one already handled) and lose their filing;
+    /// its sent outbox rows go; its unsent replies and notifications go (addressed to the person:
+    /// never published), its unsent events stay, to be published and then blanked like sensitive
+    /// rows (facts other services must apply, which carry no raw numbers). Returns the rows touched.
+    static func purgeAccount(
+        _ session: borrowing PostgresSession, accountID: String, eventTopics: [String], neutralReply: String
+    ) throws -> (replies: Int, outbox: Int) {
+        let replies = try session.query(
+            """
+            UPDATE inbox SET account_id = NULL,
+                reply = CASE WHEN reply IS NULL THEN NULL ELSE (
+                    jsonb_set(jsonb_set(\(neutralReply)::jsonb, '{inreplyto}', to_jsonb(message_id)),
+                              '{id}', to_jsonb(gen_random_uuid()::text))
+                    -- The correlation id is echoed as before (it is the client's, not the person's);
+                    -- a sealed reply's cannot be read here and is left out.
+                    || jsonb_strip_nulls(jsonb_build_object('correlationid',
+                           CASE WHEN reply LIKE 'sealed:%' THEN NULL ELSE reply::jsonb -> 'correlationid' END))
+                    )::text END
+            WHERE account_id = \(accountID)::uuid
+            """
+        ).affectedRows
+        let removed = try session.query(
+            """
+            DELETE FROM outbox WHERE account_id = \(accountID)::uuid
+                AND (sent_at IS NOT NULL OR NOT (topic = ANY(\(eventTopics)::text[])))
+            """
+        ).affectedRows
+        let kept = try session.query(
+            """
+            UPDATE outbox SET sensitive = true, account_id = NULL
+            WHERE account_id = \(accountID)::uuid AND sent_at IS NULL
+            """
+        ).affectedRows
+        return (replies, removed + kept)
+    }
+
     /// A message id to claim, with where the message was read.
     struct Claim {
         var messageID: String
@@ -177,19 +226,27 @@ enum MessageStore {
         var messageID: String
         var payload: String
         var sensitive = false
+        /// The account the row concerns (a lowercase UUID), for the purge (`purgeAccount`).
+        var account: String?
 
-        init(topic: String, key: String?, messageID: String, payload: [UInt8], sensitive: Bool = false) {
+        init(
+            topic: String, key: String?, messageID: String, payload: [UInt8], sensitive: Bool = false,
+            account: String? = nil
+        ) {
             self.topic = topic
             self.key = key
             self.messageID = messageID
             self.payload = String(decoding: payload, as: UTF8.self)
             self.sensitive = sensitive
+            self.account = account
         }
 
-        init(_ message: OutboxMessage) {
+        /// An event is filed under its subject when that is an account id; other rows under
+        /// `account` (the command's).
+        init(_ message: OutboxMessage, account: String? = nil) {
             self.init(
                 topic: message.topic, key: message.key, messageID: message.event.id, payload: message.event.encoded(),
-                sensitive: message.sensitive)
+                sensitive: message.sensitive, account: AccountFiling.accountID(message.event.subject) ?? account)
         }
     }
 
@@ -198,6 +255,8 @@ enum MessageStore {
         var consumer: String
         var messageID: String
         var reply: String
+        /// The account it concerns, for the purge.
+        var account: String?
     }
 
     struct PendingMessage: Sendable {

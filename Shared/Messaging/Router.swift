@@ -35,6 +35,16 @@ public struct MessageEffects: Sendable {
     let causation: IncomingEnvelope
     /// Whether the message is a command (an event or a periodic run otherwise).
     let isCommand: Bool
+    /// The account the message concerns, when the handler named it (`concerns(_:)`).
+    public internal(set) var account: String?
+
+    /// Files the reply and the subject-less rows of this message under `accountID`, so that the
+    /// account's purge removes them (docs/decisions.md, "Retention of runtime data"). Needed only
+    /// where neither the reply's `result.accountId` nor an emitted event's subject names the
+    /// account (a read of the caller's own data, say).
+    public mutating func concerns(_ accountID: String) {
+        account = AccountFiling.accountID(accountID) ?? account
+    }
 
     init(service: RegistrarService, topics: Topics, now: Date, causation: IncomingEnvelope, isCommand: Bool) {
         self.service = service

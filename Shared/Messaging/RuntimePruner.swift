@@ -17,7 +17,7 @@ import ServiceLifecycle
 /// fewer rows than the batch size, or after `runtime.pruneBatchesPerRun`: a run is bounded and a
 /// backlog is worked off over several runs. Rows another replica's pruner holds are skipped
 /// (`SKIP LOCKED`). Windows are measured on the service's clock, which stamps the rows.
-final class RuntimePruner: Service {
+public final class RuntimePruner: Service {
     private let pool: PostgresPool
     private let clock: any RegistrarClock
     private let policy: Policy.Runtime
@@ -26,18 +26,24 @@ final class RuntimePruner: Service {
     private let logger: Logger
 
     /// Rows one run removed, per table.
-    struct Removed: Equatable {
-        var commandInbox = 0
-        var eventInbox = 0
-        var outbox = 0
-        var deadLetters = 0
+    public struct Removed: Equatable, Sendable {
+        /// Inbox rows of commands (with their kept replies).
+        public var commandInbox = 0
+        /// Inbox rows of events.
+        public var eventInbox = 0
+        /// Sent outbox rows.
+        public var outbox = 0
+        /// Dead letters.
+        public var deadLetters = 0
 
-        var total: Int { commandInbox + eventInbox + outbox + deadLetters }
+        /// All of them.
+        public var total: Int { commandInbox + eventInbox + outbox + deadLetters }
     }
 
     /// A pruner for the service whose command topic is `commandTopics` and that consumes
-    /// `eventTopics` (full names): inbox rows are kept per topic kind.
-    init(
+    /// `eventTopics` (full names): inbox rows are kept per topic kind. (`registrar-bench` runs
+    /// one on its own to measure pruning at scale.)
+    public init(
         pool: PostgresPool, clock: any RegistrarClock, policy: Policy.Runtime, commandTopics: [String],
         eventTopics: [String], logger: Logger
     ) {
@@ -49,7 +55,8 @@ final class RuntimePruner: Service {
         self.logger = logger
     }
 
-    func run() async throws {
+    /// Runs every `runtime.pruneInterval` until graceful shutdown.
+    public func run() async throws {
         while !Task.isShuttingDownGracefully {
             do {
                 try await runOnce()
@@ -64,7 +71,7 @@ final class RuntimePruner: Service {
 
     /// One run; logs and returns what it removed.
     @discardableResult
-    func runOnce() async throws -> Removed {
+    public func runOnce() async throws -> Removed {
         let now = clock.now()
         func cutoff(_ window: PolicyDuration) -> Date { now.addingTimeInterval(-window.timeInterval) }
         var removed = Removed()

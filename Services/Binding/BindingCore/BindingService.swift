@@ -77,6 +77,8 @@ enum LifecycleEvents {
             }
             // The deregistration service counts the account as purged once every service confirmed.
             if first {
+                // Kept replies (links, lists, plans) and outbox rows of the account go with it.
+                try AccountPurge.runtimeCopies(session, accountID: account, effects: effects)
                 try effects.emit(
                     .purgeCompleted, subject: account,
                     data: ["accountId": account, "service": "binding", "category": "personal"])

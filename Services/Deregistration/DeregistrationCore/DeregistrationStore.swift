@@ -220,6 +220,12 @@ enum DeregistrationStore {
         try close(session, requestID: requestID, as: .finalized, now: now)
     }
 
+    /// Deletes the account's sessions as this service knew them (identity revoked them at the
+    /// freeze; the rows kept its id and device ids).
+    static func deleteSessions(_ session: borrowing PostgresSession, _ accountID: String) throws {
+        try session.query("DELETE FROM sessions WHERE account_id = \(accountID)::uuid")
+    }
+
     private static func close(
         _ session: borrowing PostgresSession, requestID: String, as state: RequestState, now: Date
     ) throws {

@@ -20,6 +20,9 @@ enum Finalizer {
                 try DeregistrationStore.finalize(session, requestID: request.id, now: now)
                 try DeregistrationStore.audit(
                     session, request.accountId, "finalized", ["requestId": request.id], at: now)
+                // This service's own copies (request and status replies, its events' outbox rows)
+                // go at finalization; the other services purge theirs on `account.deregistered`.
+                try AccountPurge.runtimeCopies(session, accountID: request.accountId, effects: effects)
                 try effects.emit(
                     .accountDeregistered, subject: request.accountId,
                     data: AccountDeregistered(

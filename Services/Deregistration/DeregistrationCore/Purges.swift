@@ -24,6 +24,8 @@ enum Purges {
                     try DeregistrationStore.markPurged(session, purge.accountId, now: now)
                 else { return }
                 try DeregistrationStore.audit(session, purge.accountId, "purged", at: now)
+                // The last rows that named the account beside the audit: its (revoked) sessions.
+                try DeregistrationStore.deleteSessions(session, purge.accountId)
                 try effects.emit(.accountPurged, subject: purge.accountId, data: AccountRef(accountId: purge.accountId))
             }
         }

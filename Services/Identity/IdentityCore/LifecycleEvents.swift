@@ -45,6 +45,9 @@ enum LifecycleEvents {
                 ON CONFLICT (phone) DO UPDATE SET blocked_until = GREATEST(phone_blocks.blocked_until, EXCLUDED.blocked_until)
                 """)
             try purgePersonalData(session, event.data.accountId)
+            // The replies and outbox rows that hold the account's data go in the same transaction,
+            // before the confirmation below is written.
+            try AccountPurge.runtimeCopies(session, accountID: event.data.accountId, effects: effects)
             try effects.emit(
                 .purgeCompleted, subject: event.data.accountId,
                 data: PurgeCompleted(accountId: event.data.accountId, service: "identity", category: "personal"))

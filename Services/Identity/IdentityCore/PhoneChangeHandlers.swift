@@ -49,6 +49,8 @@ enum PhoneChangeHandlers {
         let now = command.receivedAt
         let policy = context.policy
         let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
+        // The reply (the new number, masked) and the SMS name no account: filed for the purge.
+        effects.concerns(caller.accountID)
         guard let newPhone = PhoneNumber.parse(command.data.newPhone) else {
             return .rejected(.invalidPhone, "the phone number is not a valid E.164 number")
         }

@@ -37,8 +37,9 @@ enum SelfServiceHandlers {
             let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
             return try .ok(AccountStore.view(session, accountID: caller.accountID, now: now))
         }
-        router.command("devices.list", EmptyPayload.self) { session, command, _ in
+        router.command("devices.list", EmptyPayload.self) { session, command, effects in
             let caller = try LoginHandlers.signedIn(session, command.envelope, now: command.receivedAt)
+            effects.concerns(caller.accountID)  // The reply names no account: filed for the purge.
             return try .ok(
                 ["devices": try AccountStore.devices(session, accountID: caller.accountID, current: caller.deviceID)])
         }

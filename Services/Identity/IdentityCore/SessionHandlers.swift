@@ -27,9 +27,10 @@ enum SessionHandlers {
                 effects: &effects)
             return try .ok(["sessionId": caller.id])
         }
-        router.command("sessions.list", EmptyPayload.self) { session, command, _ in
+        router.command("sessions.list", EmptyPayload.self) { session, command, effects in
             let now = command.receivedAt
             let caller = try LoginHandlers.signedIn(session, command.envelope, now: now)
+            effects.concerns(caller.accountID)  // The reply names no account: filed for the purge.
             return try .ok(
                 ["sessions": try SessionStore.list(session, accountID: caller.accountID, current: caller.id, now: now)])
         }

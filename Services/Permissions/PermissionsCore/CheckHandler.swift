@@ -14,8 +14,10 @@ struct Check: Decodable, Sendable {
 /// production). A denial is still an `OK` reply: `allowed: false` with the deciding rule.
 enum CheckHandler {
     static func register(_ router: inout Router, policy: Policy.Permissions) {
-        router.command("permissions.check", Check.self) { session, command, _ in
-            try .ok(check(session, command.data, now: command.receivedAt, policy: policy))
+        router.command("permissions.check", Check.self) { session, command, effects in
+            // The reply names no account: filed under the one checked, for its purge.
+            effects.concerns(command.data.accountId)
+            return try .ok(check(session, command.data, now: command.receivedAt, policy: policy))
         }
     }
 

@@ -31,6 +31,8 @@ enum Retention {
         try session.query("DELETE FROM quota_usage WHERE account_id = \(accountID)::uuid")
         try session.query("DELETE FROM active_days WHERE account_id = \(accountID)::uuid")
         try session.query("DELETE FROM sessions WHERE account_id = \(accountID)::uuid")
+        // Kept replies (checks, entitlements) and outbox rows of the account, before the confirmations.
+        try AccountPurge.runtimeCopies(session, accountID: accountID, effects: effects)
         for category in ["personal", "financial"] {
             try effects.emit(
                 .purgeCompleted, subject: accountID,

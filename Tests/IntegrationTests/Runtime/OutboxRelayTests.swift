@@ -20,7 +20,7 @@ struct OutboxRelayTests {
                 CREATE SCHEMA \(schema);
                 CREATE TABLE \(schema).outbox (seq bigserial PRIMARY KEY, message_id text NOT NULL, topic text NOT NULL,
                   key text, payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), sent_at timestamptz,
-                  sensitive boolean NOT NULL DEFAULT false);
+                  sensitive boolean NOT NULL DEFAULT false, account_id uuid);
                 """)
         }
         return (schema, topic)
