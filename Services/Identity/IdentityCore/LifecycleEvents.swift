@@ -74,9 +74,10 @@ enum LifecycleEvents {
             "DELETE FROM account_tiers WHERE account_id = \(accountID)::uuid",
             // Exports (issue 17): their parts and bundles cascade.
             "DELETE FROM exports WHERE account_id = \(accountID)::uuid",
+            "DELETE FROM consents WHERE account_id = \(accountID)::uuid",
             """
             UPDATE registrations SET phone = '', device = '{}', ip = '{}', ip_address = '', password_hash = NULL,
-                display_name = NULL, security_questions = NULL, sms_code_hash = NULL
+                display_name = NULL, security_questions = NULL, sms_code_hash = NULL, consents = NULL
             WHERE account_id = \(accountID)::uuid
             """,
             """

@@ -23,6 +23,8 @@ struct PurgeReliabilityTests {
          "runtime": {"sentOutboxRetention": "1m", "pruneInterval": "200ms"}}
         """
 
+    static let auditTrail = "security events and operator actions: ids and action names only, append-only"
+
     /// What is expected to hold a value after the purge, by `schema.table`, and why.
     static let kept: [String: [String: String]] = [
         "account id": [
@@ -34,10 +36,8 @@ struct PurgeReliabilityTests {
             "deregistration.audit": "every step, without personal data, kept for good",
             "deregistration.purges": "which service confirmed which purge",
             "deregistration.accounts": "the read model that answers send_revoke_code uniformly",
-            "identity.audit_trail": "security events and operator actions: ids and action names only, append-only",
-            "permissions.audit_trail": "security events and operator actions: ids and action names only, append-only",
-            "binding.audit_trail": "security events and operator actions: ids and action names only, append-only",
-            "deregistration.audit_trail": "security events and operator actions: ids and action names only, append-only",
+            "identity.audit_trail": Self.auditTrail, "permissions.audit_trail": Self.auditTrail,
+            "binding.audit_trail": Self.auditTrail, "deregistration.audit_trail": Self.auditTrail,
         ],
         "phone": ["identity.phone_blocks": "the reuse block (contract: 31 days)"],
         "phone hash": ["deregistration.accounts": "keyed hash only, with the account id above"],
