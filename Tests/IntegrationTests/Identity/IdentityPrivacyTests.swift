@@ -64,6 +64,10 @@ struct IdentityPrivacyTests {
             let requested = try await identity.send("account.export", [:], session: owner.sessionToken)
             #expect(requested.code == "OK")
             let exportId = try #require(requested.string("exportId"))
+            let audited = try await instance.pool(.identity).query(
+                "SELECT actor_kind, actor_id FROM audit_trail WHERE subject = \(owner.accountId) AND action = 'account.export_requested'"
+            ).map { "\(try $0.decode("actor_kind", as: String.self)):\(try $0.decode("actor_id", as: String.self))" }
+            #expect(audited == ["account:\(owner.accountId)"])
             let answers = try await Self.readExport(identity, exportId, session: owner.sessionToken)
             // Small parts (1 KiB by this policy): the bundle spans several replies, each far under 64 KiB.
             #expect(answers.count > 1)
@@ -229,6 +233,22 @@ struct IdentityPrivacyTests {
             "consent.grant", ["kind": .string("biometric")], session: owner.sessionToken)
         #expect(granted.code == "OK")
         #expect(try await identity.verifyID(IdentityClient.residentID(), session: owner.sessionToken).code == "OK")
+        // The account's own consent changes and the tier drop are in its audit trail.
+        let audited = try await pool.run { session in
+            try session.query(
+                """
+                SELECT action || ' ' || actor_kind || ':' || coalesce(actor_id, '-') || ' ' || coalesce(reason, '-') AS line
+                FROM audit_trail WHERE subject = \(owner.accountId) ORDER BY id
+                """
+            ).map { try $0.decode("line", as: String.self) }
+        }
+        for line in [
+            "account.verification_withdrawn account:\(owner.accountId) consent_withdrawn:biometric",
+            "consent.withdrawn account:\(owner.accountId) biometric",
+            "consent.granted account:\(owner.accountId) biometric",
+        ] {
+            #expect(audited.contains(line), "\(line) not in \(audited)")
+        }
     }
 
     @Test func withdrawingIDNumberConsentDeletesTheNumberAndFallsBackToTheBankCard() async throws {
