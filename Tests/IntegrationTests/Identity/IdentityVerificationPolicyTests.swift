@@ -12,7 +12,7 @@ struct IdentityVerificationPolicyTests {
     static let policy = """
         {
           "verification": {
-            "noneValidity": "4s", "bankCardValidity": "2s", "expirySweepInterval": "200ms",
+            "noneValidity": "60s", "bankCardValidity": "2s", "expirySweepInterval": "200ms",
             "idConflictReviewSLA": "500ms"
           }
         }
@@ -65,7 +65,9 @@ struct IdentityVerificationPolicyTests {
         #expect(card.code == "OK" && card.string("tier") == "bank_card")
         // `none` ends noneValidity after registration.
         let plain = try await identity.register()
-        try instance.advanceClock(by: .seconds(4))
+        // (`none` lasts a minute here: long enough that a slow registration of `carded` under a
+        // loaded machine cannot see its `none` tier expire before the card replaced it.)
+        try instance.advanceClock(by: .seconds(61))
         let cardExpired = try await identity.client.event(on: "identity.events", timeout: .seconds(15)) {
             $0.type == "account.verification_expired" && $0.subject == carded.accountId
         }
@@ -79,7 +81,7 @@ struct IdentityVerificationPolicyTests {
         }
         let expiresAt = try #require(registered.data["tierExpiresAt"]?.stringValue)
         #expect(noneExpired.data["expiredAt"] == .string(expiresAt))
-        try instance.advanceClock(by: .seconds(4))
+        try instance.advanceClock(by: .seconds(61))
         try await Task.sleep(for: .milliseconds(500))
         let expiries = identity.client.seenEvents(on: "identity.events").filter {
             $0.type == "account.verification_expired" && [carded.accountId, plain.accountId].contains($0.subject ?? "")

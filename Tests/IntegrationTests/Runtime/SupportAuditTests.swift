@@ -265,6 +265,17 @@ struct SupportAuditTests {
         let (refused, rows) = try await PostgresConnection(configuration: TestStack.postgres(searchPath: ["identity"]))
             .run { session -> ([String], Int) in
                 var refused: [String] = []
+                // A row in each (appending is allowed), so the row triggers have something to refuse.
+                for schema in ["identity", "permissions", "binding", "deregistration"] {
+                    try session.query(
+                        PostgresQuery(
+                            trusted:
+                                "INSERT INTO \(schema).audit_trail (at, actor_kind, action, subject) VALUES (now(), 'system', 'test.probe', 'probe')"
+                        ))
+                }
+                try session.query(
+                    "INSERT INTO deregistration.audit (account_id, step, at) VALUES (\(UUID())::uuid, 'test.probe', now())"
+                )
                 for table in [
                     "identity.audit_trail", "permissions.audit_trail", "binding.audit_trail",
                     "deregistration.audit_trail", "deregistration.audit",
