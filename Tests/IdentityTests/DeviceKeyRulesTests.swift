@@ -30,9 +30,9 @@ import Testing
         for platform in ["windows", "macos", "web"] { #expect(accept(platform: platform) == .biometricNotSupported) }
         #expect(accept(platform: "ios", bound: false) == .biometricNotSupported)
         #expect(accept("p256", platform: "ios") == .algorithmUnsupported)
-        #expect(accept(encoded + "!", platform: "ios") == .malformedKey)
-        #expect(accept(Data(key.prefix(31)).base64EncodedString(), platform: "ios") == .malformedKey)
-        #expect(accept(Data(repeating: 0, count: 32).base64EncodedString(), platform: "ios") == .malformedKey)
+        #expect(accept("ed25519", encoded + "!", platform: "ios") == .malformedKey)
+        #expect(accept("ed25519", Data(key.prefix(31)).base64EncodedString(), platform: "ios") == .malformedKey)
+        #expect(accept("ed25519", Data(repeating: 0, count: 32).base64EncodedString(), platform: "ios") == .malformedKey)
     }
 
     @Test func theSignatureCoversTheAccountDeviceAndChallenge() {
