@@ -13,7 +13,9 @@ import Testing
     @Test func aKeyIsAcceptedOnlyFromABoundDeviceOfABiometricPlatform() throws {
         let key = Sodium.ed25519KeyPair().publicKey
         let encoded = Data(key).base64EncodedString()
-        func accept(_ algorithm: String = "ed25519", _ publicKey: String = encoded, platform: String, bound: Bool = true)
+        func accept(
+            _ algorithm: String = "ed25519", _ publicKey: String = encoded, platform: String, bound: Bool = true
+        )
             -> DeviceKeyRefusal?
         {
             switch DeviceKeyRules.acceptKey(
@@ -32,7 +34,8 @@ import Testing
         #expect(accept("p256", platform: "ios") == .algorithmUnsupported)
         #expect(accept("ed25519", encoded + "!", platform: "ios") == .malformedKey)
         #expect(accept("ed25519", Data(key.prefix(31)).base64EncodedString(), platform: "ios") == .malformedKey)
-        #expect(accept("ed25519", Data(repeating: 0, count: 32).base64EncodedString(), platform: "ios") == .malformedKey)
+        #expect(
+            accept("ed25519", Data(repeating: 0, count: 32).base64EncodedString(), platform: "ios") == .malformedKey)
     }
 
     @Test func theSignatureCoversTheAccountDeviceAndChallenge() {
@@ -40,18 +43,24 @@ import Testing
         let nonce = Sodium.randomBytes(32)
         let message = DeviceKeyRules.signedMessage(accountID: "A", deviceID: "D", challengeID: "C", nonce: nonce)
         let signature = Data(Sodium.ed25519Sign(message, secretKey: secretKey)).base64EncodedString()
-        #expect(DeviceKeyRules.verify(signature: signature, message: message, publicKey: publicKey, algorithm: .ed25519))
+        #expect(
+            DeviceKeyRules.verify(signature: signature, message: message, publicKey: publicKey, algorithm: .ed25519))
         for other in [
             DeviceKeyRules.signedMessage(accountID: "B", deviceID: "D", challengeID: "C", nonce: nonce),
             DeviceKeyRules.signedMessage(accountID: "A", deviceID: "E", challengeID: "C", nonce: nonce),
             DeviceKeyRules.signedMessage(accountID: "A", deviceID: "D", challengeID: "X", nonce: nonce),
-            DeviceKeyRules.signedMessage(accountID: "A", deviceID: "D", challengeID: "C", nonce: Sodium.randomBytes(32)),
+            DeviceKeyRules.signedMessage(
+                accountID: "A", deviceID: "D", challengeID: "C", nonce: Sodium.randomBytes(32)),
         ] {
-            #expect(!DeviceKeyRules.verify(signature: signature, message: other, publicKey: publicKey, algorithm: .ed25519))
+            #expect(
+                !DeviceKeyRules.verify(signature: signature, message: other, publicKey: publicKey, algorithm: .ed25519))
         }
         let stranger = Sodium.ed25519KeyPair().publicKey
-        #expect(!DeviceKeyRules.verify(signature: signature, message: message, publicKey: stranger, algorithm: .ed25519))
-        #expect(!DeviceKeyRules.verify(signature: "not base64", message: message, publicKey: publicKey, algorithm: .ed25519))
+        #expect(
+            !DeviceKeyRules.verify(signature: signature, message: message, publicKey: stranger, algorithm: .ed25519))
+        #expect(
+            !DeviceKeyRules.verify(signature: "not base64", message: message, publicKey: publicKey, algorithm: .ed25519)
+        )
         #expect(!DeviceKeyRules.verify(signature: "", message: message, publicKey: publicKey, algorithm: .ed25519))
         // Ids are compared in lowercase, as the services write UUIDs.
         #expect(

@@ -75,7 +75,8 @@ enum DeviceKeyHandlers {
         guard let deviceID = caller.deviceID, let device else { return notSupported() }
         let keyID = IdentityStore.newID()
         if let old = try DeviceKeyStore.replace(
-            session, keyID: keyID, accountID: caller.accountID, deviceID: deviceID, algorithm: algorithm, publicKey: key,
+            session, keyID: keyID, accountID: caller.accountID, deviceID: deviceID, algorithm: algorithm,
+            publicKey: key,
             now: now)
         {
             try effects.emit(
@@ -181,7 +182,9 @@ enum DeviceKeyHandlers {
         }
         let message = DeviceKeyRules.signedMessage(
             accountID: accountID, deviceID: deviceID, challengeID: challenge.id, nonce: challenge.nonce)
-        guard DeviceKeyRules.verify(signature: data.signature, message: message, publicKey: key.publicKey, algorithm: key.algorithm)
+        guard
+            DeviceKeyRules.verify(
+                signature: data.signature, message: message, publicKey: key.publicKey, algorithm: key.algorithm)
         else {
             return try LoginHandlers.countFailure(
                 session, accountID: accountID, account.counters, reason: "device_key", now: now, policy: policy.login,
@@ -203,11 +206,13 @@ enum DeviceKeyHandlers {
             effects: &effects)
         try effects.emit(
             .loginSucceeded, subject: accountID,
-            data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: device.platform, method: "device_key"))
+            data: DeviceEvent(accountId: accountID, deviceId: deviceID, platform: device.platform, method: "device_key")
+        )
         return try .ok(
             AccountResult(
                 accountId: accountID, session: opened, deviceId: deviceID,
-                guidance: VerificationRules.guidance(try VerificationStore.tier(session, accountID: accountID), now: now)))
+                guidance: VerificationRules.guidance(
+                    try VerificationStore.tier(session, accountID: accountID), now: now)))
     }
 
     static func notSupported() -> Reply {

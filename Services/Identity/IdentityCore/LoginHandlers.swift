@@ -188,7 +188,8 @@ enum LoginHandlers {
         let riskLevel = AccountStage.riskLevel(
             stage: AccountStage.stage(
                 registeredAt: account.createdAt, now: now, dayLength: policy.permissions.dayLength.timeInterval,
-                stageOneLastDay: policy.permissions.stageOneLastDay, stageTwoLastDay: policy.permissions.stageTwoLastDay))
+                stageOneLastDay: policy.permissions.stageOneLastDay, stageTwoLastDay: policy.permissions.stageTwoLastDay
+            ))
         let requiredLevel = LoginRules.newDeviceStepUp(riskLevel: riskLevel, policy: policy.risk)
         let challengeID = IdentityStore.newID()
         try LoginStore.openChallenge(

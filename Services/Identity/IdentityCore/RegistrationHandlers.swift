@@ -430,10 +430,14 @@ enum RegistrationHandlers {
                 result: .object(["requiredLevel": .string(level.rawValue)]))
         }
         let reason = review.reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !reason.isEmpty, reason.count <= 500 else { throw MalformedMessage.invalid(field: "data.manualReview.reason") }
+        guard !reason.isEmpty, reason.count <= 500 else {
+            throw MalformedMessage.invalid(field: "data.manualReview.reason")
+        }
         var evidence = ["reason": reason]
         if let ref = review.evidenceRef {
-            guard !ref.isEmpty, ref.count <= 512 else { throw MalformedMessage.invalid(field: "data.manualReview.evidenceRef") }
+            guard !ref.isEmpty, ref.count <= 512 else {
+                throw MalformedMessage.invalid(field: "data.manualReview.evidenceRef")
+            }
             evidence["evidenceRef"] = ref
         }
         let taskID = IdentityStore.newID()

@@ -33,6 +33,15 @@ struct IdentityBiometricTests {
         }
         #expect(announced.data["keyId"]?.stringValue == keyId && announced.data["deviceId"]?.stringValue == a.deviceId)
         #expect(!String(describing: announced.data).contains(key.publicKeyBase64))
+        // The owner sees which devices have a key (`registrar account devices`), never the key.
+        let devices = try await identity.send("devices.list", [:], session: a.sessionToken)
+        guard case .array(let list) = devices.result["devices"] ?? .null else {
+            Issue.record("no devices in \(devices.event.data)")
+            return
+        }
+        #expect(list.first?["deviceKey"]?["keyId"] == .string(keyId))
+        #expect(list.first?["deviceKey"]?["algorithm"] == .string("ed25519"))
+        #expect(!String(describing: devices.event.data).contains(key.publicKeyBase64))
 
         // A challenge, signed: a session like a password sign-in's, with the guidance.
         let challenge = try await identity.loginChallenge(accountId: a.accountId, deviceId: a.deviceId)
