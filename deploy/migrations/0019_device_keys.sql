@@ -17,7 +17,8 @@ CREATE TABLE device_keys (
 CREATE INDEX device_keys_account ON device_keys (account_id);
 
 -- `login.challenge`: a random nonce the device signs; answered once (`used_at`), valid until
--- `expires_at`. A new challenge for the device replaces the open one.
+-- `expires_at`. A new challenge (or key) for the device deletes its earlier ones, so a device keeps
+-- at most one row and nothing needs pruning.
 CREATE TABLE device_key_challenges (
     id         uuid        PRIMARY KEY,
     account_id uuid        NOT NULL REFERENCES accounts (id),
@@ -27,7 +28,7 @@ CREATE TABLE device_key_challenges (
     expires_at timestamptz NOT NULL,
     used_at    timestamptz
 );
-CREATE INDEX device_key_challenges_device ON device_key_challenges (device_id) WHERE used_at IS NULL;
+CREATE INDEX device_key_challenges_device ON device_key_challenges (device_id);
 CREATE INDEX device_key_challenges_account ON device_key_challenges (account_id);
 
 -- The step-up level (basic | medium | high) a new device's security answers must reach: the

@@ -264,8 +264,8 @@ enum DeviceKeyStore {
             VALUES (\(keyID)::uuid, \(accountID)::uuid, \(deviceID)::uuid, \(algorithm.rawValue),
                     \(PostgresBytes(publicKey)), \(now))
             """)
-        try session.query(
-            "UPDATE device_key_challenges SET used_at = \(now) WHERE device_id = \(deviceID)::uuid AND used_at IS NULL")
+        // A new key voids every challenge the old one could have answered.
+        try session.query("DELETE FROM device_key_challenges WHERE device_id = \(deviceID)::uuid")
         guard let old else { return nil }
         return (try old.decode("id"), try old.decode("algorithm"))
     }
@@ -327,13 +327,14 @@ enum DeviceKeyStore {
         return removed.count
     }
 
-    /// Opens a challenge; the device's open one is spent.
+    /// Opens a challenge; the device's earlier ones (open, spent or expired) are deleted, so a device
+    /// keeps at most one row and the table needs no pruner. A deleted challenge is not found, as a
+    /// spent one is.
     static func openChallenge(
         _ session: borrowing PostgresSession, id: String, accountID: String, deviceID: String, nonce: [UInt8],
         now: Date, expiresAt: Date
     ) throws {
-        try session.query(
-            "UPDATE device_key_challenges SET used_at = \(now) WHERE device_id = \(deviceID)::uuid AND used_at IS NULL")
+        try session.query("DELETE FROM device_key_challenges WHERE device_id = \(deviceID)::uuid")
         try session.query(
             """
             INSERT INTO device_key_challenges (id, account_id, device_id, nonce, created_at, expires_at)
