@@ -45,7 +45,7 @@ extension SessionOptions {
 struct AccountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "account", abstract: "Read and edit your own account (account.get, devices.list, profile).",
-        subcommands: [Show.self, Devices.self, Profile.self, SecurityQuestions.self])
+        subcommands: [Show.self, Devices.self, BiometricOff.self, Profile.self, SecurityQuestions.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -58,6 +58,19 @@ struct AccountCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "devices.list: bound devices, identifiers masked.")
         @OptionGroup var options: SessionOptions
         func run() async throws { try await options.call("devices.list", [:]) }
+    }
+
+    struct BiometricOff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "biometric-off",
+            abstract:
+                "device.key.remove: turn biometric sign-in off for a device (default: the session's own), e.g. a lost phone."
+        )
+        @Option(help: "The device (see `registrar account devices`); default: the session's own.") var device: String?
+        @OptionGroup var options: SessionOptions
+        func run() async throws {
+            try await options.call("device.key.remove", device.map { ["deviceId": .string($0)] } ?? [:])
+        }
     }
 
     struct Profile: AsyncParsableCommand {

@@ -44,6 +44,10 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let accountExportRequested = EventType(rawValue: "account.export_requested")
     /// Not in the contract (issue 17): a withdrawn consent took the tier away (`VerificationWithdrawn`).
     public static let accountVerificationWithdrawn = EventType(rawValue: "account.verification_withdrawn")
+    /// Not in the contract (issue 18): a bound device registered a key for biometric sign-in (`DeviceKeyEvent`).
+    public static let deviceKeyRegistered = EventType(rawValue: "device.key_registered")
+    /// Not in the contract (issue 18): a device key was removed (`DeviceKeyEvent` with the reason).
+    public static let deviceKeyRemoved = EventType(rawValue: "device.key_removed")
 
     // MARK: permissions.events
     public static let permissionsChanged = EventType(rawValue: "permissions.changed")
@@ -83,13 +87,13 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// The security events every service appends to its audit trail when it emits them (issue 17):
     /// sign-in failures and locks, password and phone changes, device binds and unbinds, session
     /// revocations, deregistration steps, review decisions, unlocks, operator changes, data exports
-    /// and consent-driven tier drops (consent changes are audited by their handler). An
+    /// consent-driven tier drops and device keys registered or removed (consent changes are audited by their handler). An
     /// operator's command is audited whatever it emits.
     public static let audited: Set<EventType> = [
         .loginFailed, .accountLocked, .accountUnlocked, .passwordChanged, .accountPhoneChanged, .deviceBound,
         .deviceUnbound, .sessionRevoked, .reviewDecided, .operatorAdded, .operatorDisabled, .operatorTokenRotated,
         .accountFrozen, .accountUnfrozen, .accountDeregistered, .accountPurged, .deviceLocked, .deviceUnlocked,
         .bindingLinked, .bindingUnlinked, .enterpriseCreated, .enterpriseAdminTransferred, .accountExportRequested,
-        .accountVerificationWithdrawn,
+        .accountVerificationWithdrawn, .deviceKeyRegistered, .deviceKeyRemoved,
     ]
 }

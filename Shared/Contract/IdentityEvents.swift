@@ -108,12 +108,41 @@ public struct DeviceEvent: Codable, Sendable {
     public var deviceId: String?
     /// The device's platform.
     public var platform: String?
+    /// `login.succeeded` only (issue 18): how the account signed in — `device_key` for a biometric
+    /// sign-in; absent for a password (or a new device's approval).
+    public var method: String?
 
     /// Creates the payload.
-    public init(accountId: String, deviceId: String, platform: String) {
+    public init(accountId: String, deviceId: String, platform: String, method: String? = nil) {
         self.accountId = accountId
         self.deviceId = deviceId
         self.platform = platform
+        self.method = method
+    }
+}
+
+/// `data` of `device.key_registered` and `device.key_removed` (issue 18): a device's key for
+/// biometric sign-in; never the key itself.
+public struct DeviceKeyEvent: Codable, Sendable {
+    /// The account.
+    public var accountId: String
+    /// The bound device the key belongs to.
+    public var deviceId: String
+    /// The key's id.
+    public var keyId: String
+    /// `ed25519`.
+    public var algorithm: String
+    /// `device.key_removed` only: `removed` (by its owner), `replaced`, `device_unbound`,
+    /// `password_reset`, `password_changed`, `support`.
+    public var reason: String?
+
+    /// Creates the payload.
+    public init(accountId: String, deviceId: String, keyId: String, algorithm: String, reason: String? = nil) {
+        self.accountId = accountId
+        self.deviceId = deviceId
+        self.keyId = keyId
+        self.algorithm = algorithm
+        self.reason = reason
     }
 }
 

@@ -83,6 +83,18 @@ public struct ReplyCode: RawRepresentable, Hashable, Codable, Sendable, CustomSt
     /// Not in the contract (issue 17): `verification.submit` of an ID card while the ID-number or
     /// biometric consent is withdrawn (`result.kinds`); `consent.grant` gives it again.
     public static let consentRequired = ReplyCode(rawValue: "CONSENT_REQUIRED")
+    /// Not in the contract (issue 18): biometric sign-in (a device key) on a platform without it
+    /// (`devices.deviceKeyPlatforms`: Windows, macOS and the web have none), or from a session not
+    /// on a bound device.
+    public static let biometricNotSupported = ReplyCode(rawValue: "BIOMETRIC_NOT_SUPPORTED")
+    /// Not in the contract (issue 18): `device.key.register` with an algorithm Registrar does not
+    /// verify (`result.supported`).
+    public static let keyAlgorithmUnsupported = ReplyCode(rawValue: "KEY_ALGORITHM_UNSUPPORTED")
+    /// Not in the contract (issue 18): no device key is registered for this account and device.
+    public static let deviceKeyNotFound = ReplyCode(rawValue: "DEVICE_KEY_NOT_FOUND")
+    /// Not in the contract (issue 18): `registration.security_check` asked for a manual review at a
+    /// level below `high` (behaviour scores are always possible there).
+    public static let reviewNotAvailable = ReplyCode(rawValue: "REVIEW_NOT_AVAILABLE")
 
     // MARK: permissions.commands (contract §4; "Not in the contract" marks the codes Registrar added)
 

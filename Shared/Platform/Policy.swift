@@ -98,6 +98,13 @@ public struct Policy: Codable, Sendable, Equatable {
         public var burstStarts = 3
         public var burstWindow = PolicyDuration.minutes(10)
         public var behaviorMinScore = 0.6
+        /// Not in the contract (issue 18): the service level of a `risk_review` task, the manual
+        /// review that completes a `high` security check when liveness is not possible.
+        public var manualReviewSLA = PolicyDuration.hours(24)
+        /// Not in the contract (issue 18): the step-up level a new device's security answers must
+        /// reach, by the account's stage risk level (the stage table); the original device's scan
+        /// satisfies every level.
+        public var newDeviceStepUp: [String: String] = ["high": "high", "medium": "medium", "low": "basic"]
     }
 
     /// One row of the step-up table.
@@ -119,6 +126,15 @@ public struct Policy: Codable, Sendable, Equatable {
         /// paragraph): a sign-in beyond it signs the least recently used account out of the device.
         public var maxSignedInAccountsPerDevice = 3
         public var challengeValidity = PolicyDuration.minutes(10)
+        /// The platform table's "scan verification: mandatory" (issue 18): a new device of these
+        /// platforms is approved only by the original device's scan, never by security questions.
+        public var scanMandatoryPlatforms = ["android"]
+        /// The platform table's biometric column (issue 18): platforms whose bound devices may
+        /// register a key for biometric sign-in (iOS Face ID/Touch ID, Android and HarmonyOS
+        /// fingerprint); Windows, macOS and the web have none.
+        public var deviceKeyPlatforms = ["ios", "android", "harmonyos"]
+        /// How long a `login.challenge` for a biometric sign-in may be answered (used once).
+        public var deviceKeyChallengeValidity = PolicyDuration.minutes(2)
     }
 
     /// Login and sessions.

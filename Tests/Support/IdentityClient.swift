@@ -65,6 +65,11 @@ public struct IdentityClient: Sendable {
         ])
     }
 
+    /// An iPhone (iOS 17, A15) with a fresh fingerprint: a new device whose scan is optional (issue 18).
+    public static func iPhone(fingerprint: [String: String] = fingerprint()) -> JSONValue {
+        device(platform: "ios", osVersion: "17.2", chip: "A15", fingerprint: fingerprint)
+    }
+
     /// An IP in China, daytime-neutral unless told otherwise.
     public static func ip(
         _ address: String = "10.\(Int.random(in: 0...255)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))",

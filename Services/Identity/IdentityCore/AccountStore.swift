@@ -59,6 +59,15 @@ struct DeviceView: Encodable {
     var boundAt: String
     var lastLoginAt: String?
     var current: Bool
+    /// The device's key for biometric sign-in (issue 18), when it has one; never the key itself.
+    var deviceKey: KeyView?
+
+    struct KeyView: Encodable {
+        var keyId: String
+        var algorithm: String
+        var registeredAt: String
+        var lastUsedAt: String?
+    }
 }
 
 /// The SQL of account self-service (issue 16): password reset and change, phone change, profile,
@@ -325,18 +334,30 @@ enum AccountStore {
     {
         try session.query(
             """
-            SELECT id::text AS id, platform, model, bound_at, last_login_at,
-                   coalesce(nullif(fingerprint->>'imeiHash', ''), nullif(fingerprint->>'serialHash', '')) AS hardware
-            FROM devices WHERE account_id = \(accountID)::uuid AND unbound_at IS NULL ORDER BY bound_at, id
+            SELECT d.id::text AS id, d.platform, d.model, d.bound_at, d.last_login_at,
+                   coalesce(nullif(d.fingerprint->>'imeiHash', ''), nullif(d.fingerprint->>'serialHash', '')) AS hardware,
+                   k.id::text AS key_id, k.algorithm AS key_algorithm, k.registered_at AS key_registered_at,
+                   k.last_used_at AS key_last_used_at
+            FROM devices d LEFT JOIN device_keys k ON k.device_id = d.id
+            WHERE d.account_id = \(accountID)::uuid AND d.unbound_at IS NULL ORDER BY d.bound_at, d.id
             """
         ).map { row in
             let id: String = try row.decode("id")
+            let key: DeviceView.KeyView? =
+                if let keyID: String = try row.decode("key_id") {
+                    DeviceView.KeyView(
+                        keyId: keyID, algorithm: try row.decode("key_algorithm"),
+                        registeredAt: CloudEvent.timestamp(try row.decode("key_registered_at")),
+                        lastUsedAt: (try row.decode("key_last_used_at", as: Date?.self)).map(CloudEvent.timestamp))
+                } else {
+                    nil
+                }
             return DeviceView(
                 deviceId: id, platform: try row.decode("platform"), model: try row.decode("model"),
                 identifier: (try row.decode("hardware", as: String?.self)).map { "…" + String($0.suffix(4)) },
                 boundAt: CloudEvent.timestamp(try row.decode("bound_at")),
                 lastLoginAt: (try row.decode("last_login_at", as: Date?.self)).map(CloudEvent.timestamp),
-                current: id == current)
+                current: id == current, deviceKey: key)
         }
     }
 }

@@ -15,6 +15,7 @@ public enum IdentityService {
             piiKey: try environment.requirePIIKey(), pool: pool)
         RegistrationHandlers.register(&router, context)
         LoginHandlers.register(&router, context)
+        DeviceKeyHandlers.register(&router, context)
         LifecycleEvents.register(&router, context)
         VerificationHandlers.register(&router, context)
         ReviewHandlers.register(&router, context)

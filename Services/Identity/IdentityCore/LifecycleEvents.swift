@@ -63,6 +63,9 @@ enum LifecycleEvents {
             "DELETE FROM sessions WHERE account_id = \(accountID)::uuid",
             "DELETE FROM challenges WHERE account_id = \(accountID)::uuid",
             "DELETE FROM scan_tickets WHERE account_id = \(accountID)::uuid",
+            // Device keys (issue 18) before the devices they belong to.
+            "DELETE FROM device_key_challenges WHERE account_id = \(accountID)::uuid",
+            "DELETE FROM device_keys WHERE account_id = \(accountID)::uuid",
             "DELETE FROM devices WHERE account_id = \(accountID)::uuid",
             // Review tasks and their decisions stay (the audit); their evidence and the link to the
             // verification go with the verification records.

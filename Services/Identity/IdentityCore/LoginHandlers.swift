@@ -19,6 +19,10 @@ struct ChallengeRef: Decodable, Sendable {
 struct SecurityAnswers: Decodable, Sendable {
     var challengeId: String
     var answers: [String]
+    /// The step-up the challenge asks for (`requiredLevel`, issue 18): behaviour scores at `medium`…
+    var behavior: SecurityCheck.Behavior?
+    /// … a liveness result at `high`.
+    var liveness: SecurityCheck.Liveness?
 }
 
 struct DeviceRef: Decodable, Sendable {
@@ -150,7 +154,8 @@ enum LoginHandlers {
         let devices = try IdentityStore.boundDevices(session, accountID: accountID)
         let step = LoginRules.deviceStep(
             presented: data.device.fingerprint, bound: devices.map { ($0.id, $0.fingerprint) },
-            hasSecurityQuestions: account.hasSecurityQuestions, policy: policy.devices)
+            hasSecurityQuestions: account.hasSecurityQuestions, platform: data.device.platform.rawValue,
+            policy: policy.devices)
         let platform = data.device.platform.rawValue
         switch step {
         case .signIn(let deviceID):
@@ -179,13 +184,24 @@ enum LoginHandlers {
             try DevicePrints.recognise(
                 session, fingerprint: data.device.fingerprint, threshold: policy.devices.similarityThreshold)?.id
             ?? DevicePrints.insertPrint(session, fingerprint: data.device.fingerprint, now: now)
+        // The account's stage risk is a step-up factor for the new device (issue 18).
+        let riskLevel = AccountStage.riskLevel(
+            stage: AccountStage.stage(
+                registeredAt: account.createdAt, now: now, dayLength: policy.permissions.dayLength.timeInterval,
+                stageOneLastDay: policy.permissions.stageOneLastDay, stageTwoLastDay: policy.permissions.stageTwoLastDay
+            ))
+        let requiredLevel = LoginRules.newDeviceStepUp(riskLevel: riskLevel, policy: policy.risk)
         let challengeID = IdentityStore.newID()
         try LoginStore.openChallenge(
             session, id: challengeID, accountID: accountID, printID: printID, device: data.device, methods: methods,
-            now: now, expiresAt: now.addingTimeInterval(policy.devices.challengeValidity.timeInterval))
-        return .rejected(
-            .deviceVerificationRequired, "confirm this new device",
-            result: .object(["challengeId": .string(challengeID), "methods": .array(methods.map(JSONValue.string))]))
+            requiredLevel: requiredLevel, riskLevel: riskLevel, now: now,
+            expiresAt: now.addingTimeInterval(policy.devices.challengeValidity.timeInterval))
+        var result: [String: JSONValue] = [
+            "challengeId": .string(challengeID), "methods": .array(methods.map(JSONValue.string)),
+            "riskLevel": .string(riskLevel.rawValue),
+        ]
+        if methods.contains("security_questions") { result["requiredLevel"] = .string(requiredLevel.rawValue) }
+        return .rejected(.deviceVerificationRequired, "confirm this new device", result: .object(result))
     }
 
     /// Counts a wrong password (at `login`, or the current password of a self-service command):
@@ -252,6 +268,12 @@ enum LoginHandlers {
         guard challenge.accountID == caller.accountID else {
             return .rejected(.forbidden, "the challenge belongs to another account")
         }
+        // A mandatory scan (Android, issue 18) is a scan: a signed-in phone's camera, not a desktop.
+        if LoginRules.scanIsMandatory(platform: challenge.platform, policy: context.policy.devices),
+            !caller.platform.isMobile
+        {
+            return .rejected(.scanRequired, "approve this device by scanning from a signed-in mobile device")
+        }
         let deviceID = try bindChallenged(
             session, challenge, outcome: "approved", effects: &effects, policy: context.policy, now: now)
         return try .ok(["deviceId": deviceID])
@@ -266,6 +288,10 @@ enum LoginHandlers {
         let now = command.receivedAt
         guard let challenge = try LoginStore.challenge(session, id: command.data.challengeId, now: now) else {
             return .rejected(.challengeNotFound, "no open challenge with that id")
+        }
+        // Android's scan is mandatory (issue 18): its device changes accept only the original device.
+        if LoginRules.scanIsMandatory(platform: challenge.platform, policy: context.policy.devices) {
+            return .rejected(.scanRequired, "this device must be approved by scanning from the original device")
         }
         let accountID = challenge.accountID
         guard let account = try LoginStore.securityState(session, accountID: accountID),
@@ -299,6 +325,24 @@ enum LoginHandlers {
         if account.status != "active" {
             return .rejected(.accountFrozen, "the account is frozen for deregistration")
         }
+        // The answers were right; the account's stage risk asks for more (issue 18). Nothing is
+        // counted: the challenge stays open for another try with the step-up.
+        let data = command.data
+        switch RegistrationRules.stepUp(
+            level: challenge.requiredLevel,
+            behaviour: data.behavior.map { BehaviourScores(typingRhythm: $0.typingRhythmScore, swipe: $0.swipeScore) },
+            livenessPassed: data.liveness?.passed, policy: context.policy.risk)
+        {
+        case .passed: break
+        case .stepUpRequired:
+            return .rejected(
+                .stepUpRequired, "behavioural verification is required for this new device",
+                result: .object(["requiredLevel": .string(StepUpLevel.medium.rawValue)]))
+        case .livenessFailed:
+            return .rejected(
+                .livenessFailed, "a liveness check is required for this new device",
+                result: .object(["requiredLevel": .string(StepUpLevel.high.rawValue)]))
+        }
         try LoginStore.setWrongAnswers(session, accountID: accountID, count: 0)
         let deviceID = try bindChallenged(
             session, challenge, outcome: "answered", effects: &effects, policy: context.policy, now: now)
@@ -326,6 +370,9 @@ enum LoginHandlers {
             return .rejected(.forbidden, "the device belongs to another account")
         }
         try LoginStore.unbind(session, deviceID: command.data.deviceId, now: now)
+        try DeviceKeyStore.remove(
+            session, accountID: caller.accountID, .device(command.data.deviceId), reason: "device_unbound",
+            effects: &effects)
         try SessionStore.revoke(
             session, accountID: caller.accountID, .device(command.data.deviceId), reason: "device_unbound", now: now,
             effects: &effects)

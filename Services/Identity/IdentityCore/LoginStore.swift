@@ -11,6 +11,8 @@ struct LoginAccount {
     var counters: LoginCounters
     /// Locked for good (security answers); only support unlocks it.
     var locked: Bool
+    /// When the account was created: its stage (issue 18).
+    var createdAt: Date
 }
 
 /// An open device challenge.
@@ -21,6 +23,8 @@ struct Challenge {
     var fingerprint: [String: String]
     var platform: String
     var model: String
+    /// The step-up the security answers must pass besides the answers (issue 18).
+    var requiredLevel: StepUpLevel
 }
 
 /// What the security-answer step needs of an account.
@@ -51,7 +55,7 @@ enum LoginStore {
             let row = try session.query(
                 """
                 SELECT id::text AS id, status, password_hash, security_questions IS NOT NULL AS has_questions,
-                       failed_logins, failure_window_start, lockouts, locked_until, locked
+                       failed_logins, failure_window_start, lockouts, locked_until, locked, created_at
                 FROM accounts WHERE \(subquery: condition) FOR UPDATE
                 """
             ).first
@@ -62,7 +66,7 @@ enum LoginStore {
             counters: LoginCounters(
                 failures: try row.decode("failed_logins"), windowStart: try row.decode("failure_window_start"),
                 lockouts: try row.decode("lockouts"), lockedUntil: try row.decode("locked_until")),
-            locked: try row.decode("locked"))
+            locked: try row.decode("locked"), createdAt: try row.decode("created_at"))
     }
 
     /// The stored password hash of an account, unlocked (for `prepare`).
@@ -100,14 +104,16 @@ enum LoginStore {
     /// Opens a device challenge.
     static func openChallenge(
         _ session: borrowing PostgresSession, id: String, accountID: String, printID: String, device: DeviceInfo,
-        methods: [String], now: Date, expiresAt: Date
+        methods: [String], requiredLevel: StepUpLevel, riskLevel: AccountStage.RiskLevel, now: Date, expiresAt: Date
     ) throws {
         try session.query(
             """
-            INSERT INTO challenges (id, account_id, print_id, fingerprint, platform, model, methods, created_at, expires_at)
+            INSERT INTO challenges (id, account_id, print_id, fingerprint, platform, model, methods, created_at, expires_at,
+                                    required_level, risk_level)
             VALUES (\(id)::uuid, \(accountID)::uuid, \(printID)::uuid,
                     \(try IdentityStore.json(device.fingerprint))::jsonb, \(device.platform.rawValue),
-                    \(device.model), \(methods)::text[], \(now), \(expiresAt))
+                    \(device.model), \(methods)::text[], \(now), \(expiresAt), \(requiredLevel.rawValue),
+                    \(riskLevel.rawValue))
             """)
     }
 
@@ -117,7 +123,7 @@ enum LoginStore {
             let row = try session.query(
                 """
                 SELECT id::text AS id, account_id::text AS account_id, print_id::text AS print_id,
-                       fingerprint::text AS fingerprint, platform, model
+                       fingerprint::text AS fingerprint, platform, model, required_level
                 FROM challenges WHERE id = \(id)::uuid AND resolved_at IS NULL AND expires_at > \(now) FOR UPDATE
                 """
             ).first
@@ -126,7 +132,8 @@ enum LoginStore {
             id: try row.decode("id"), accountID: try row.decode("account_id"), printID: try row.decode("print_id"),
             fingerprint: try JSONDecoder().decode(
                 [String: String].self, from: Data(try row.decode("fingerprint", as: String.self).utf8)),
-            platform: try row.decode("platform"), model: try row.decode("model"))
+            platform: try row.decode("platform"), model: try row.decode("model"),
+            requiredLevel: StepUpLevel(rawValue: try row.decode("required_level")) ?? .high)
     }
 
     /// Closes a challenge with its outcome.

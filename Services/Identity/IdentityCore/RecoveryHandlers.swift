@@ -160,6 +160,8 @@ enum RecoveryHandlers {
         try LoginStore.saveCounters(session, accountID: accountID, RecoveryRules.countersAfterReset(account.counters))
         try SessionStore.revoke(
             session, accountID: accountID, .all, reason: "password_reset", now: now, effects: &effects)
+        // Whoever reset the password may not be the one holding the devices (issue 18).
+        try DeviceKeyStore.remove(session, accountID: accountID, .all, reason: "password_reset", effects: &effects)
         try effects.emit(
             .passwordChanged, subject: accountID, data: PasswordChanged(accountId: accountID, reason: "reset"))
         return try .ok(["accountId": accountID])
@@ -194,6 +196,9 @@ enum RecoveryHandlers {
         try SessionStore.revoke(
             session, accountID: account.id, .allExcept(caller.id), reason: "password_changed", now: now,
             effects: &effects)
+        // As with sessions: the caller's own device keeps its key, every other device's goes (issue 18).
+        try DeviceKeyStore.remove(
+            session, accountID: account.id, .allExcept(caller.deviceID), reason: "password_changed", effects: &effects)
         try effects.emit(
             .passwordChanged, subject: account.id, data: PasswordChanged(accountId: account.id, reason: "change"))
         return try .ok(["accountId": account.id])

@@ -64,9 +64,17 @@ struct SecurityCheck: Decodable, Sendable {
         var passed: Bool
         var score: Double?
     }
+    /// Issue 18: at `high`, when liveness is not possible, a reviewer completes the check instead.
+    struct ManualReview: Decodable, Sendable {
+        /// Why liveness is not possible (e.g. `no_camera`); shown to the reviewer.
+        var reason: String
+        /// A reference to what the reviewer should look at (a handheld ID photo, a video call slot).
+        var evidenceRef: String?
+    }
     var registrationId: String
     var behavior: Behavior?
     var liveness: Liveness?
+    var manualReview: ManualReview?
 }
 
 /// The registration steps, in order.
@@ -386,6 +394,9 @@ enum RegistrationHandlers {
         let data = command.data
         let now = command.receivedAt
         let registration = try load(session, data.registrationId, expecting: .securityCheck, now: now)
+        if let review = data.manualReview, data.liveness?.passed != true {
+            return try openRiskReview(session, registration, review, &effects, context, now: now)
+        }
         let verdict = RegistrationRules.stepUp(
             level: registration.riskLevel ?? .basic,
             behaviour: data.behavior.map { BehaviourScores(typingRhythm: $0.typingRhythmScore, swipe: $0.swipeScore) },
@@ -404,6 +415,42 @@ enum RegistrationHandlers {
         }
         return try AccountCreation.create(
             session, registration: registration, effects: &effects, context: context, now: now)
+    }
+
+    /// A `risk_review` task instead of the liveness check (issue 18, "face recognition or manual
+    /// review"): the registration waits in `pending_review`; `review.decide` creates the account.
+    static func openRiskReview(
+        _ session: borrowing PostgresSession, _ registration: RegistrationRow, _ review: SecurityCheck.ManualReview,
+        _ effects: inout MessageEffects, _ context: IdentityContext, now: Date
+    ) throws -> Reply {
+        let level = registration.riskLevel ?? .basic
+        guard RegistrationRules.manualReviewAllowed(level: level) else {
+            return .rejected(
+                .reviewNotAvailable, "a manual review replaces only the high-level (liveness) check",
+                result: .object(["requiredLevel": .string(level.rawValue)]))
+        }
+        let reason = review.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty, reason.count <= 500 else {
+            throw MalformedMessage.invalid(field: "data.manualReview.reason")
+        }
+        var evidence = ["reason": reason]
+        if let ref = review.evidenceRef {
+            guard !ref.isEmpty, ref.count <= 512 else {
+                throw MalformedMessage.invalid(field: "data.manualReview.evidenceRef")
+            }
+            evidence["evidenceRef"] = ref
+        }
+        let taskID = IdentityStore.newID()
+        let due = now.addingTimeInterval(context.policy.risk.manualReviewSLA.timeInterval)
+        try RegistrationStore.openInternationalReview(
+            session, registrationID: registration.id, taskID: taskID, evidence: evidence, due: due, now: now,
+            kind: "risk_review")
+        try effects.emit(
+            .reviewOpened, subject: registration.id,
+            data: ReviewOpened(taskId: taskID, kind: "risk_review", dueAt: CloudEvent.timestamp(due)))
+        return Reply(
+            status: .pendingReview, code: .ok, message: "a reviewer will complete the security check",
+            result: .object(["taskId": .string(taskID), "dueAt": .string(CloudEvent.timestamp(due))]))
     }
 
     // MARK: loading

@@ -165,12 +165,12 @@ enum RegistrationStore {
     /// Opens the `international_number` review of a registration and moves it to `pending_review`.
     static func openInternationalReview(
         _ session: borrowing PostgresSession, registrationID: String, taskID: String, evidence: [String: String],
-        due: Date, now: Date
+        due: Date, now: Date, kind: String = "international_number"
     ) throws {
         try session.query(
             """
             INSERT INTO review_tasks (id, kind, registration_id, evidence, due_at, created_at)
-            VALUES (\(taskID)::uuid, 'international_number', \(registrationID)::uuid,
+            VALUES (\(taskID)::uuid, \(kind), \(registrationID)::uuid,
                     \(try IdentityStore.json(evidence))::jsonb, \(due), \(now))
             """)
         try session.query(

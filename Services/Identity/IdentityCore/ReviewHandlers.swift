@@ -20,7 +20,8 @@ enum ReviewDecision: String, Sendable {
     var state: String { self == .approve ? "approved" : "rejected" }
 }
 
-/// `review.decide`: operators decide `international_number`, `id_conflict` and `phone_change` review tasks.
+/// `review.decide`: operators decide `international_number`, `risk_review` (issue 18), `id_conflict` and
+/// `phone_change` review tasks.
 ///
 /// Every decision is kept in `review_decisions` (who, when, what, note); a task is decided once.
 enum ReviewHandlers {
@@ -70,7 +71,7 @@ enum ReviewHandlers {
             decidedAt: CloudEvent.timestamp(now), registrationId: nil, accountId: nil)
         var subject = taskID
         switch kind {
-        case "international_number":
+        case "international_number", "risk_review":
             let registrationID: String = try task.decode("registration_id")
             decided.registrationId = registrationID
             subject = registrationID
@@ -108,7 +109,8 @@ enum ReviewHandlers {
     }
 
     /// Approval creates the account (no session: the user signs in with `login`); rejection closes
-    /// the registration. Returns the new account's id.
+    /// the registration. Returns the new account's id. International numbers and `risk_review`
+    /// (a high security check a reviewer completed) decide alike.
     static func decideInternational(
         _ session: borrowing PostgresSession, registrationID: String, decision: ReviewDecision, now: Date,
         _ effects: inout MessageEffects, _ context: IdentityContext

@@ -99,6 +99,8 @@ enum SupportHandlers {
             }
             let revoked = try SessionStore.revoke(
                 session, accountID: accountID, .all, reason: "support", now: now, effects: &effects)
+            // "Stolen phone": a device key would sign the thief back in (issue 18).
+            try DeviceKeyStore.remove(session, accountID: accountID, .all, reason: "support", effects: &effects)
             if revoked == 0 { effects.audit("support.sessions.revoke_all", subject: accountID) }
             return try .ok(JSONValue.object(["accountId": .string(accountID), "revoked": .int(Int64(revoked))]))
         }

@@ -212,7 +212,7 @@ enum VerificationHandlers {
             }
             let overdue = Dictionary(
                 try VerificationStore.overdueReviews(session, now: now), uniquingKeysWith: { first, _ in first })
-            for kind in ["international_number", "id_conflict"] {
+            for kind in ["international_number", "id_conflict", "risk_review"] {
                 Gauge(label: "identity_review_tasks_overdue", dimensions: [("kind", kind)]).record(overdue[kind] ?? 0)
             }
             return expired.count

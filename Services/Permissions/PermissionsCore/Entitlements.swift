@@ -1,3 +1,4 @@
+import Contract
 import Foundation
 import Platform
 
@@ -143,21 +144,17 @@ public struct Decision: Sendable, Equatable {
 /// The entitlement rules of the contract (§4 permissions), pure over state, context and policy.
 public enum Entitlements {
     /// Stage 1 (days 0…stageOneLastDay), 2 (…stageTwoLastDay) or 3.
+    /// The boundary rule is `AccountStage.stage`, which identity uses too (issue 18).
     public static func stage(_ state: AccountState, now: Date, policy: Policy.Permissions) -> Int {
-        let day = Int((now.timeIntervalSince(state.registeredAt) / policy.dayLength.timeInterval).rounded(.down))
-        if day <= policy.stageOneLastDay { return 1 }
-        if day <= policy.stageTwoLastDay { return 2 }
-        return 3
+        AccountStage.stage(
+            registeredAt: state.registeredAt, now: now, dayLength: policy.dayLength.timeInterval,
+            stageOneLastDay: policy.stageOneLastDay, stageTwoLastDay: policy.stageTwoLastDay)
     }
 
     /// The stage's risk level (the article's stage table, issue 18): stage 1 (days
     /// 0…stageOneLastDay) `high`, stage 2 `medium`, stage 3 `low`.
     public static func riskLevel(stage: Int) -> String {
-        switch stage {
-        case ...1: "high"
-        case 2: "medium"
-        default: "low"
-        }
+        AccountStage.riskLevel(stage: stage).rawValue
     }
 
     /// The tier in force: a lapsed tier counts as an expired `none`.

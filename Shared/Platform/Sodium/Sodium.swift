@@ -158,6 +158,45 @@ public enum Sodium {
         }
     }
 
+    /// The size of an Ed25519 public key.
+    public static let ed25519PublicKeyBytes = Int(crypto_sign_PUBLICKEYBYTES)
+    /// The size of an Ed25519 signature.
+    public static let ed25519SignatureBytes = Int(crypto_sign_BYTES)
+
+    /// Whether `signature` is `publicKey`'s Ed25519 signature of `message` (libsodium's
+    /// `crypto_sign_verify_detached`, which also refuses small-order keys and non-canonical
+    /// signatures). Wrong sizes are `false`.
+    public static func ed25519Verify(signature: [UInt8], message: [UInt8], publicKey: [UInt8]) -> Bool {
+        ready()
+        guard signature.count == ed25519SignatureBytes, publicKey.count == ed25519PublicKeyBytes else { return false }
+        return withNonNull(signature) { s, _ in
+            withNonNull(message) { m, n in
+                withNonNull(publicKey) { k, _ in crypto_sign_verify_detached(s, m, UInt64(n), k) == 0 }
+            }
+        }
+    }
+
+    /// A new Ed25519 key pair (public key, 64-byte secret key): for tests and tools that stand in
+    /// for a device; the services only verify.
+    public static func ed25519KeyPair() -> (publicKey: [UInt8], secretKey: [UInt8]) {
+        ready()
+        var publicKey = [UInt8](repeating: 0, count: ed25519PublicKeyBytes)
+        var secretKey = [UInt8](repeating: 0, count: Int(crypto_sign_SECRETKEYBYTES))
+        _ = crypto_sign_keypair(&publicKey, &secretKey)
+        return (publicKey, secretKey)
+    }
+
+    /// The Ed25519 signature of `message` under `secretKey` (tests and tools standing in for a device).
+    public static func ed25519Sign(_ message: [UInt8], secretKey: [UInt8]) -> [UInt8] {
+        ready()
+        precondition(secretKey.count == Int(crypto_sign_SECRETKEYBYTES), "an Ed25519 secret key has 64 bytes")
+        var signature = [UInt8](repeating: 0, count: ed25519SignatureBytes)
+        withNonNull(message) { m, n in
+            _ = crypto_sign_detached(&signature, nil, m, UInt64(n), secretKey)
+        }
+        return signature
+    }
+
     /// Constant-time equality.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         ready()

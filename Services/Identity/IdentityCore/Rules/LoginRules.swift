@@ -106,10 +106,11 @@ extension LoginRules {
     /// `devices.similarityThreshold` signs in; otherwise a bound device sharing the presented
     /// fingerprint's hardware identity (`imeiHash`, `serialHash`) is a hardware change
     /// (`mismatch`); a full account refuses the new device, else it is challenged with the original
-    /// device's scan, plus the security questions when the account has them.
+    /// device's scan, plus the security questions when the account has them and the presented
+    /// `platform`'s scan is not mandatory (`scanIsMandatory`, issue 18).
     public static func deviceStep(
         presented: [String: String], bound: [(id: String, fingerprint: [String: String])],
-        hasSecurityQuestions: Bool, policy: Policy.Devices
+        hasSecurityQuestions: Bool, platform: String? = nil, policy: Policy.Devices
     ) -> LoginDeviceStep {
         let candidates = bound.map {
             DeviceRecognition.Candidate(id: $0.id, presented: presented, stored: $0.fingerprint)
@@ -123,7 +124,9 @@ extension LoginRules {
             ? nil : bound.first(where: { device in identity.contains { device.fingerprint[$0.key] == $0.value } })?.id
         if bound.count >= policy.maxDevicesPerAccount { return .deviceLimit(mismatch: mismatch) }
         return .verify(
-            methods: ["original_device_scan"] + (hasSecurityQuestions ? ["security_questions"] : []),
+            methods: ["original_device_scan"]
+                + (hasSecurityQuestions && !scanIsMandatory(platform: platform, policy: policy)
+                    ? ["security_questions"] : []),
             mismatch: mismatch)
     }
 }
