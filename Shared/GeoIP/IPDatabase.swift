@@ -1,9 +1,10 @@
+import CMaxMindDB
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import CMaxMindDB
 
 /// What an IP database says about one address.
 public struct IPDatabaseRecord: Sendable, Equatable {
@@ -33,7 +34,9 @@ public struct IPDatabaseError: Error, CustomStringConvertible, Sendable {
     /// What was attempted.
     public var reason: String
     /// Logged form (libmaxminddb's text for the status; never an address).
-    public var description: String { "IPDatabaseError(\(status)): \(reason): \(String(cString: MMDB_strerror(status)))" }
+    public var description: String {
+        "IPDatabaseError(\(status)): \(reason): \(String(cString: MMDB_strerror(status)))"
+    }
 }
 
 /// A MaxMind DB (`.mmdb`) file opened with libmaxminddb: DB-IP, Geoacumen, GeoLite2 / GeoIP2
@@ -108,7 +111,7 @@ public final class IPDatabase: @unchecked Sendable {
         _ entry: inout MMDB_entry_s, _ path: [String], _ read: (MMDB_entry_data_s) -> T?
     ) -> T? {
         let cStrings = path.map { strdup($0) }
-        defer { cStrings.forEach { free($0) } }
+        defer { for pointer in cStrings { free(pointer) } }
         var pointers: [UnsafePointer<CChar>?] = cStrings.map { UnsafePointer($0) }
         pointers.append(nil)
         var data = MMDB_entry_data_s()

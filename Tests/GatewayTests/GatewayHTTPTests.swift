@@ -76,9 +76,6 @@ import Testing
         #expect(again.status == 200 && again.result("registrationId") == registrationId)
         #expect(again.body["commandId"]?.stringValue == key.lowercased())
 
-        // The client claimed CN from a US address: the database's country wins, so geo_anomaly.
-        #expect(try await Self.factors(of: registrationId).contains("geo_anomaly"))
-
         let code = try await Self.smsCode(phone, purpose: "registration")
         let id = JSONValue.string(registrationId)
         let verified = try await http.request(
@@ -92,6 +89,9 @@ import Testing
             "POST", "/v1/registration/complete-profile",
             json: .object(["registrationId": id, "displayName": .string("Ada")]))
         #expect(profile.status == 200 && profile.result("requiredLevel") != "basic", "\(profile.body)")
+        // The client claimed CN from a US address: the database's country wins, so geo_anomaly
+        // (assessed at complete_profile).
+        #expect(try await Self.factors(of: registrationId).contains("geo_anomaly"))
         let check = try await http.request(
             "POST", "/v1/registration/security-check",
             json: .object([
@@ -149,18 +149,30 @@ import Testing
                 json: .object(["accountId": .string(accountId), "deviceFingerprint": device["fingerprint"]!]),
                 token: fresh)
         }
-        #expect(deregistration.status == 200 && deregistration.result("cooldownEndsAt") != nil, "\(deregistration.body)")
+        #expect(
+            deregistration.status == 200 && deregistration.result("cooldownEndsAt") != nil, "\(deregistration.body)")
     }
 
     @Test func aListedProxyRangeIsAssessedAsProxyWhateverTheClientClaims() async throws {
         let address = "198.51.100.\(Int.random(in: 1...254))"
+        let phone = Self.phone()
         let start = try await http.request(
             "POST", "/v1/registration/start",
             json: .object([
-                "phone": .string(Self.phone()), "device": IdentityClient.device(), "ip": Self.claimedIP,
+                "phone": .string(phone), "device": IdentityClient.device(), "ip": Self.claimedIP,
             ]), forwardedFor: address)
         #expect(start.status == 200, "\(start.body)")
         let registrationId = try #require(start.result("registrationId"))
+        let id = JSONValue.string(registrationId)
+        let code = try await Self.smsCode(phone, purpose: "registration")
+        for (path, body) in [
+            ("/v1/registration/verify-sms", JSONValue.object(["registrationId": id, "code": .string(code)])),
+            ("/v1/registration/set-password", .object(["registrationId": id, "password": .string("Sunflower-42")])),
+            ("/v1/registration/complete-profile", .object(["registrationId": id, "displayName": .string("Pat")])),
+        ] {
+            let answer = try await http.request("POST", path, json: body)
+            #expect(answer.status == 200, "\(path): \(answer.body)")
+        }
         #expect(try await Self.factors(of: registrationId).contains("proxy_ip"))
     }
 

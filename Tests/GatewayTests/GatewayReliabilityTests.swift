@@ -68,7 +68,7 @@ import Testing
         let base = 18_200 + Int.random(in: 0..<400) * 2
         let replicas = [Replica(port: base), Replica(port: base + 1)]
         for replica in replicas { try await replica.start() }
-        defer { replicas.forEach { $0.stop() } }
+        defer { for replica in replicas { replica.stop() } }
 
         let commands = 60
         let keys = (0..<commands).map { _ in UUID().uuidString.lowercased() }
@@ -133,7 +133,8 @@ import Testing
             ReliabilityRow(
                 test: "gateway replica killed under load",
                 workload: "\(commands) registration.start over HTTP, 6 clients, 2 gateway replicas",
-                faults: "kill -9 of one replica at 1/3, restarted 1 s later; clients retry with the same Idempotency-Key",
+                faults:
+                    "kill -9 of one replica at 1/3, restarted 1 s later; clients retry with the same Idempotency-Key",
                 lost: lost + missingEffects, duplicated: duplicated, stalls: 0,
                 notes: "\(tally.attempts.withLock { $0 }) HTTP attempts for \(commands) commands", passed: passed))
         #expect(lost == 0, "commands never answered 200")

@@ -1,7 +1,8 @@
 import Foundation
-import GatewayCore
 import GeoIP
 import Testing
+
+@testable import GatewayCore
 
 @Suite struct GatewayUnitTests {
     @Test func statusFollowsTheReply() {
@@ -79,5 +80,15 @@ import Testing
             #expect(route.path.hasPrefix("/ops/") == (route.auth == .operator), "\(route.path)")
             #expect(route.method == "GET" || route.query.isEmpty)
         }
+    }
+}
+
+@Suite struct GatewayBodyTests {
+    @Test func unpairedSurrogateEscapesAreRefused() {
+        #expect(Gateway.surrogatesPaired(Array(#"{"a":"\ud83d\ude00 ok \\ud819"}"#.utf8)))
+        #expect(!Gateway.surrogatesPaired(Array(#"{"a":"\ud819x"}"#.utf8)))
+        #expect(!Gateway.surrogatesPaired(Array(#"{"a":"\udc10"}"#.utf8)))
+        #expect(Gateway.surrogatesPaired(Array(#"{"a":"\u00e9"}"#.utf8)))
+        #expect(!Gateway.surrogatesPaired(Array(#"{"a":"x\u0000"}"#.utf8)))
     }
 }

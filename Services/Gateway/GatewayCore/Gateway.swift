@@ -121,7 +121,8 @@ public final class Gateway: Sendable {
         var log = AccessLogLine(method: request.method)
         let response = await answer(request, log: &log)
         log.status = response.status
-        log.durationMs = Double((ContinuousClock.now - started).components.attoseconds) / 1e15
+        log.durationMs =
+            Double((ContinuousClock.now - started).components.attoseconds) / 1e15
             + Double((ContinuousClock.now - started).components.seconds) * 1000
         log.write(to: logger)
         return response
@@ -189,7 +190,8 @@ public final class Gateway: Sendable {
             if request.body.isEmpty {
                 data = [:]
             } else {
-                guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(request.body)),
+                guard Self.surrogatesPaired(request.body),
+                    let value = try? JSONDecoder().decode(JSONValue.self, from: Data(request.body)),
                     case .object(let object) = value
                 else { return Self.malformed("body", "the body must be a JSON object") }
                 data = object
@@ -272,6 +274,37 @@ public final class Gateway: Sendable {
             return (name, value.removingPercentEncoding ?? value)
         }
         return (path, items)
+    }
+
+    /// False when a `\\u` escape is an unpaired UTF-16 surrogate (RFC 8259 allows the text, but it
+    /// is no Unicode string: Foundation and the services' decoder disagree about it), or a NUL, which
+    /// the services dead-letter without a reply (PostgreSQL text cannot hold it).
+    static func surrogatesPaired(_ body: [UInt8]) -> Bool {
+        func hex(_ at: Int) -> Int? {
+            guard at + 4 <= body.count else { return nil }
+            return Int(String(decoding: body[at..<at + 4], as: UTF8.self), radix: 16)
+        }
+        var index = 0
+        while index < body.count {
+            guard body[index] == UInt8(ascii: "\\"), index + 1 < body.count else {
+                index += 1
+                continue
+            }
+            guard body[index + 1] == UInt8(ascii: "u"), let unit = hex(index + 2) else {
+                index += 2
+                continue
+            }
+            if unit == 0 || (0xDC00...0xDFFF).contains(unit) { return false }
+            if (0xD800...0xDBFF).contains(unit) {
+                guard body.count >= index + 12, body[index + 6] == UInt8(ascii: "\\"),
+                    body[index + 7] == UInt8(ascii: "u"), let low = hex(index + 8), (0xDC00...0xDFFF).contains(low)
+                else { return false }
+                index += 12
+            } else {
+                index += 6
+            }
+        }
+        return true
     }
 
     /// A UUID (36 characters, any case).

@@ -87,7 +87,8 @@ public struct HTTPServer: Service {
                         if tooLarge {
                             // Refuse at once without reading the body; the connection closes.
                             let refusal = Gateway.refusal(
-                                status: 413, code: "PAYLOAD_TOO_LARGE", message: "the body is larger than \(limit) bytes")
+                                status: 413, code: "PAYLOAD_TOO_LARGE",
+                                message: "the body is larger than \(limit) bytes")
                             try await Self.write(refusal, version: requestHead.version, keepAlive: false, to: outbound)
                             return
                         }
@@ -108,7 +109,8 @@ public struct HTTPServer: Service {
                         head = nil
                         if tooLarge {
                             let refusal = Gateway.refusal(
-                                status: 413, code: "PAYLOAD_TOO_LARGE", message: "the body is larger than \(limit) bytes")
+                                status: 413, code: "PAYLOAD_TOO_LARGE",
+                                message: "the body is larger than \(limit) bytes")
                             try await Self.write(refusal, version: requestHead.version, keepAlive: false, to: outbound)
                             return
                         }

@@ -47,7 +47,8 @@ public final class RateLimiter: Sendable {
                 }
             }
             guard let worst else { return .allowed }
-            let seconds = Int((Double(worst.components.seconds) + Double(worst.components.attoseconds) / 1e18).rounded(.up))
+            let seconds = Int(
+                (Double(worst.components.seconds) + Double(worst.components.attoseconds) / 1e18).rounded(.up))
             return .limited(retryAfterSeconds: max(1, seconds))
         }
     }

@@ -113,7 +113,8 @@ public enum Routes {
             "POST", "/v1/deregistration/send-revoke-code", .deregistration, "deregistration.send_revoke_code",
             auth: .none),
         Route("POST", "/v1/deregistration/revoke", .deregistration, "deregistration.revoke", auth: .none),
-        Route("GET", "/v1/deregistration", .deregistration, "deregistration.status", auth: .session,
+        Route(
+            "GET", "/v1/deregistration", .deregistration, "deregistration.status", auth: .session,
             query: ["accountId"]),
         // Operators.
         Route("POST", "/ops/review/decide", .identity, "review.decide", auth: .operator),
