@@ -33,6 +33,7 @@ let package = Package(
         .executable(name: "registrar-deregistration", targets: ["registrar-deregistration"]),
         .executable(name: "registrar", targets: ["registrar"]),
         .executable(name: "registrar-bench", targets: ["registrar-bench"]),
+        .executable(name: "registrar-gateway", targets: ["registrar-gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -40,6 +41,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // The gateway's HTTP/1.1 server (issue 19): NIOPosix and NIOHTTP1 only, no framework.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -49,6 +52,26 @@ let package = Package(
             name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(
             name: "CSodium", path: "Shared/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(
+            name: "CMaxMindDB", path: "Shared/CMaxMindDB", pkgConfig: "libmaxminddb",
+            providers: [.apt(["libmaxminddb-dev"])]),
+        .target(name: "GeoIP", dependencies: ["CMaxMindDB"], path: "Shared/GeoIP", swiftSettings: settings),
+        .target(
+            name: "GatewayCore",
+            dependencies: [
+                "Messaging", "Contract", "Platform", "Kafka", "GeoIP", log, metrics, lifecycle,
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Services/Gateway/GatewayCore", swiftSettings: settings),
+        .executableTarget(
+            name: "registrar-gateway",
+            dependencies: ["GatewayCore", "Messaging", "Contract", "Platform", "Kafka", "GeoIP", log, lifecycle],
+            path: "Services/Gateway/Main", swiftSettings: settings),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["GatewayCore", "GeoIP", "Messaging", "Contract", "Platform", "Kafka", "TestSupport"],
+            path: "Tests/GatewayTests", swiftSettings: settings),
         .target(name: "Kafka", dependencies: ["CRdKafka", log], path: "Shared/Kafka", swiftSettings: settings),
         .target(name: "Postgres", dependencies: ["CLibPQ", log], path: "Shared/Postgres", swiftSettings: settings),
         .target(

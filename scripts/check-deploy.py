@@ -36,7 +36,7 @@ EVENT_TYPES_SWIFT = REPO / "Shared" / "Contract" / "EventType.swift"
 CLOCK_SWIFT = REPO / "Shared" / "Platform" / "Clock.swift"
 
 SERVICES = ("identity", "permissions", "binding", "deregistration")
-EXECUTABLES = ("registrar",) + tuple(f"registrar-{name}" for name in SERVICES)
+EXECUTABLES = ("registrar",) + tuple(f"registrar-{name}" for name in SERVICES) + ("registrar-gateway",)
 RUNTIME_PACKAGES = ("librdkafka1", "libpq5", "libsodium23")
 
 # The variables the deployment documents (deploy/Dockerfile, docker-compose.yml); required even before
@@ -609,6 +609,27 @@ def check_asyncapi(document: dict, report: Report) -> tuple[set[str], set[str]]:
 # --------------------------------------------------------------------------------------------- main
 
 
+def check_openapi(report: Report) -> None:
+    """docs/openapi.yaml is what scripts/openapi.py generates from the gateway's routes and the
+    AsyncAPI document, and every route names a command of its service's channel (issue 19)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import openapi as generator  # noqa: E402 - the generator lives beside this script
+
+    document, problems = generator.build()
+    report.check(
+        not problems, "openapi: every gateway route is a command of its service's channel in asyncapi",
+        "; ".join(problems),
+    )
+    report.check(
+        len(document["paths"]) > 0, "openapi: the gateway's route table (Routes.swift) parses", "no Route(...) found"
+    )
+    current = generator.OPENAPI.read_text(encoding="utf-8") if generator.OPENAPI.is_file() else ""
+    report.check(
+        current == generator.render(document),
+        "openapi: docs/openapi.yaml equals the generated document (python3 scripts/openapi.py)",
+    )
+
+
 def main() -> int:
     report = Report()
     print(f"repository: {REPO}")
@@ -625,6 +646,8 @@ def main() -> int:
         check_compose(compose, required, report)
     check_dockerfile(compose, report)
     check_test_clock(compose, report)
+
+    check_openapi(report)
 
     document = load_yaml(ASYNCAPI, report)
     addresses: set[str] = set()

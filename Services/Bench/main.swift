@@ -170,13 +170,32 @@ case "load":
     let workloads = Workloads(
         caller: caller, topics: topics, checkAccounts: 10_000, quotaAccounts: 1, loginAccounts: 1, bindingSessions: 1,
         deregistrationAccounts: 20_000)
-    let operation: Operation = name == "deregistration.request" ? workloads.deregister : workloads.check
+    // `system.ping` and `account.get --session TOKEN` (identity): the Kafka-direct side of the
+    // gateway's HTTP row (scripts/bench-gateway), `--concurrency N` as wrk's connections.
+    let session = arguments.firstIndex(of: "--session").flatMap { arguments.dropFirst($0 + 1).first }
+    let concurrency =
+        arguments.firstIndex(of: "--concurrency").flatMap { arguments.dropFirst($0 + 1).first }.flatMap { Int($0) }
+        ?? 128
+    let operation: Operation
+    switch name {
+    case "deregistration.request": operation = workloads.deregister
+    case "system.ping":
+        operation = { _ in Workloads.ok(await caller.command("system.ping", [:], topic: topics.commands(.identity))) }
+    case "account.get":
+        operation = { _ in
+            Workloads.ok(await caller.command("account.get", [:], topic: topics.commands(.identity), session: session))
+        }
+    default: operation = workloads.check
+    }
     await withTaskGroup(of: Void.self) { group in
         group.addTask { await caller.sendLoop() }
         group.addTask { await caller.replyLoop() }
         let result = await Load(processes: [:], label: "load").saturate(
-            concurrency: 128, duration: duration, operation: operation)
-        print(String(format: "%.1f/s", result.rate))
+            concurrency: concurrency, duration: duration, operation: operation)
+        print(
+            String(
+                format: "%.1f/s p50 %.2f ms p99 %.2f ms failed %d", result.rate, result.p50 / 1000, result.p99 / 1000,
+                result.failed))
         group.cancelAll()
     }
 default:

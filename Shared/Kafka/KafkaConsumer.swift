@@ -43,6 +43,19 @@ public final class KafkaConsumer: Sendable {
         try handle.assignAllFromBeginning(topics, timeoutMs: 10_000)
     }
 
+    /// A reader of every partition of `topics` from their current end, outside any group (no commits):
+    /// it reads exactly the messages produced after `init` returns (the gateway's reply reader).
+    public init(configuration: KafkaConfiguration, readingFromEnd topics: [String], logger: Logger)
+        throws(KafkaError)
+    {
+        handle = try RDKafkaHandle(
+            kind: .consumer, properties: configuration.assignedConsumerProperties, logger: logger)
+        queue = DispatchQueue(label: "registrar.kafka.tail")
+        self.logger = logger
+        self.commitInterval = .seconds(3600)
+        try handle.assignAllFromEnd(topics, timeoutMs: 10_000)
+    }
+
     /// The next message, or `nil` when none arrived within `timeout`. Transient client errors are
     /// logged and read as "no message"; fatal ones throw.
     public func poll(timeout: Duration = .milliseconds(100)) async throws(KafkaError) -> KafkaMessage? {

@@ -34,6 +34,8 @@ public struct Policy: Codable, Sendable, Equatable {
     public var topics = TopicRetention()
     /// Not in the contract (issue 17): data export and consents.
     public var privacy = Privacy()
+    /// Not in the contract (issue 19): the HTTP gateway's edge protection.
+    public var gateway = Gateway()
 
     /// The contract's defaults.
     public init() {}
@@ -244,6 +246,32 @@ public struct Policy: Codable, Sendable, Equatable {
         /// How often identity deletes expired exports (and how many one run takes).
         public var exportSweepInterval = PolicyDuration.minutes(1)
         public var exportSweepBatch = 500
+    }
+
+    /// Not in the contract (issue 19): the HTTP gateway's edge protection. Its request body limit is
+    /// `runtime.maxMessageBytes`, the services' own message limit.
+    public struct Gateway: Codable, Sendable, Equatable {
+        /// Requests one client address may make in `rateWindow`, over every route (then 429).
+        public var requestsPerIPPerWindow = 600
+        /// Requests one client address may make to one route in `rateWindow`, unless `routeLimits`
+        /// names the route's command type.
+        public var requestsPerIPPerRoutePerWindow = 120
+        /// Per-route limits per client address and window, by command type (tighter for the
+        /// routes that send SMS or check passwords).
+        public var routeLimits: [String: Int] = [
+            "registration.start": 20, "login": 30, "password.reset.start": 20, "password.reset.complete": 30,
+            "deregistration.send_revoke_code": 20, "phone.change.start": 20,
+        ]
+        /// The window of the limits above (fixed windows per address).
+        public var rateWindow = PolicyDuration.minutes(1)
+        /// How long a request waits for its reply on `registrar.replies` before 504.
+        public var replyTimeout = PolicyDuration.seconds(10)
+        /// How long a client may take to send a whole request (head and body) once it started one.
+        public var requestReadTimeout = PolicyDuration.seconds(10)
+        /// How long an idle keep-alive connection is kept open.
+        public var idleTimeout = PolicyDuration.seconds(60)
+        /// Client addresses whose counters are kept at most (the oldest window is dropped first).
+        public var maxTrackedAddresses = 100_000
     }
 
     /// Message runtime limits.
@@ -466,7 +494,7 @@ extension Policy {
             throw PolicyError(reason: "\(path.isEmpty ? "policy" : path) must be an object")
         }
         // Free-form maps (the step-up table, the capability matrix) may gain keys; sections may not.
-        let openMaps: Set<String> = ["risk.stepUp", "binding.capabilities"]
+        let openMaps: Set<String> = ["risk.stepUp", "binding.capabilities", "gateway.routeLimits"]
         var result = baseObject
         for (key, value) in overrideObject {
             let keyPath = path.isEmpty ? key : "\(path).\(key)"

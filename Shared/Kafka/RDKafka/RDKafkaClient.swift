@@ -103,6 +103,28 @@ extension RDKafkaHandle {
         }
     }
 
+    /// Assigns every partition of `topics` at its current end (no group membership): each partition's
+    /// high watermark is asked for now, so every message produced after this returns is read, whatever
+    /// the first fetch's timing.
+    func assignAllFromEnd(_ topics: [String], timeoutMs: Int32) throws(KafkaError) {
+        let list = RDKafkaTopicPartitionList(capacity: topics.count * 4)
+        for topic in topics {
+            let count = try partitionCountWaitingForCreation(topic, timeoutMs: timeoutMs)
+            for partition in 0..<count {
+                var low: Int64 = 0
+                var high: Int64 = 0
+                try withHandle { rk throws(KafkaError) in
+                    try RDKafkaErrors.check(
+                        rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, timeoutMs))
+                }
+                list.add(topic: topic, partition: partition, offset: high)
+            }
+        }
+        try withHandle { rk throws(KafkaError) in
+            try list.withList { l throws(KafkaError) in try RDKafkaErrors.check(rd_kafka_assign(rk, l)) }
+        }
+    }
+
     /// The partition count of `topic`, asking again while the broker does not know the topic yet:
     /// a topic created a moment ago may take a while to appear in metadata.
     func partitionCountWaitingForCreation(_ topic: String, timeoutMs: Int32) throws(KafkaError) -> Int32 {
