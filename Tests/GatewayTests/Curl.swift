@@ -2,7 +2,7 @@ import Foundation
 import Messaging
 
 /// A real HTTP client for the tests: curl, run as a process (nothing of the gateway's Swift types).
-struct Curl {
+struct Curl: Sendable {
     /// An answer.
     struct Response: Sendable {
         var status: Int
