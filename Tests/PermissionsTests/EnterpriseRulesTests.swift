@@ -35,15 +35,20 @@ import Testing
     @Test func eachContextGetsItsOwnEnterprisesPolicy() {
         let strict = EnterpriseScope.Override(enterpriseId: "strict", momentsEnabled: false, maxExternalContacts: 2)
         let loose = EnterpriseScope.Override(enterpriseId: "loose", momentsEnabled: nil, maxExternalContacts: nil)
-        let personal = EnterpriseRules.checkScope(nil, overrides: [strict, loose])
+        func scope(_ id: String?, _ action: Action = .momentsPost) -> EnterpriseScope? {
+            EnterpriseRules.checkScope(id, action: action, overrides: [strict, loose])
+        }
+        let personal = scope(nil)
         #expect(personal?.momentsEnabled == true && personal?.maxExternalContacts == nil)
         #expect(personal?.enterprises == ["strict", "loose"])
-        let inStrict = EnterpriseRules.checkScope("strict", overrides: [strict, loose])
+        let inStrict = scope("strict")
         #expect(inStrict?.momentsEnabled == false && inStrict?.maxExternalContacts == 2)
         #expect(inStrict?.enterprises == ["strict"])
-        let inLoose = EnterpriseRules.checkScope("loose", overrides: [strict, loose])
+        let inLoose = scope("loose")
         #expect(inLoose?.momentsEnabled == true && inLoose?.maxExternalContacts == nil)
-        #expect(EnterpriseRules.checkScope("other", overrides: [strict, loose]) == nil)
+        #expect(scope("other") == nil)
+        // enterprise.app.use keeps its own rule: the personal scope, whose memberships it checks.
+        #expect(scope("other", .enterpriseAppUse) == personal)
     }
 
     @Test func theEnterpriseCapBoundsTheContactsHeld() {

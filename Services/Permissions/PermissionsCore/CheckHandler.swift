@@ -32,7 +32,9 @@ enum CheckHandler {
         let riskLevel = Entitlements.riskLevel(stage: Entitlements.stage(state, now: now, policy: policy))
         // Identity switching (issue 18): an enterprise's context applies its policy alone; none, the
         // personal identity.
-        guard let scope = EnterpriseRules.checkScope(data.context?.enterpriseId, overrides: memberships.overrides)
+        guard
+            let scope = EnterpriseRules.checkScope(
+                data.context?.enterpriseId, action: data.action, overrides: memberships.overrides)
         else {
             return CheckResult(allowed: false, reason: "not_a_member", limits: [:], riskLevel: riskLevel)
         }

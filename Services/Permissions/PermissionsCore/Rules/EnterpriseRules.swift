@@ -42,8 +42,12 @@ public enum EnterpriseRules {
     /// enterprise's policy for the member alone (`nil` when the account is not a member of it);
     /// without, the personal identity: personal entitlements only, no enterprise override (the
     /// memberships stay known, for `enterprise.app.use`, which names its enterprise).
-    public static func checkScope(_ enterpriseId: String?, overrides: [EnterpriseScope.Override]) -> EnterpriseScope? {
-        guard let enterpriseId else {
+    /// `enterprise.app.use` names the app's enterprise in the same field: it keeps its own rule (stage
+    /// first, then membership, `enterprise_policy`), so it is decided in the personal scope.
+    public static func checkScope(
+        _ enterpriseId: String?, action: Action, overrides: [EnterpriseScope.Override]
+    ) -> EnterpriseScope? {
+        guard let enterpriseId, action != .enterpriseAppUse else {
             return EnterpriseScope(enterprises: Set(overrides.map(\.enterpriseId)))
         }
         guard let own = overrides.first(where: { $0.enterpriseId == enterpriseId }) else { return nil }
