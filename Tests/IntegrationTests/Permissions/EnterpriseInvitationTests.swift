@@ -231,6 +231,20 @@ struct EnterpriseInvitationTests {
                     session: memberSession
                 ).code == "OK")
 
+            // The trail names who acted: the admin inviting, the member accepting (joining).
+            let trail = try await instance.pool(.permissions).query(
+                """
+                SELECT action, actor_kind, actor_id FROM audit_trail WHERE subject = \(member) ORDER BY at, action
+                """
+            ).map {
+                "\(try $0.decode("action", as: String.self)) \(try $0.decode("actor_kind", as: String.self)) "
+                    + (try $0.decode("actor_id", as: String?.self) ?? "-")
+            }
+            #expect(
+                trail.filter { $0.hasPrefix("enterprise.member_invited ") }
+                    == Array(repeating: "enterprise.member_invited account \(admin)", count: 2))
+            #expect(trail.contains("enterprise.member_added account \(member)"), "\(trail)")
+
             // A cap of 2 external contacts in the enterprise's context.
             #expect(
                 try await send(
