@@ -9,7 +9,7 @@ CREATE TABLE enterprise_invitations (
     enterprise_id text        NOT NULL REFERENCES enterprises (enterprise_id),
     account_id    uuid        NOT NULL,
     role          text        NOT NULL DEFAULT 'member',   -- member | admin
-    state         text        NOT NULL DEFAULT 'pending',  -- pending | accepted | declined
+    state         text        NOT NULL DEFAULT 'pending',  -- pending | accepted | declined | expired
     invited_at    timestamptz NOT NULL,
     expires_at    timestamptz NOT NULL,
     closed_at     timestamptz
