@@ -68,6 +68,12 @@ NOT_FOR_PRODUCTION = {
     "REGISTRAR_CRASH_AT",
 }
 
+# Topics Registrar added after the contract's §1 table, each with the issue that added it; every
+# other asyncapi channel must be a §1 topic (the contract is the shared design; it is revised apart).
+TOPICS_BEYOND_CONTRACT = {
+    "notifications.push": "issue 18: user notifications (push.requested), sent by the service owning the cause",
+}
+
 VARIABLE_PATTERN = re.compile(r"REGISTRAR_[A-Z0-9_]+")
 # `effects.emit(.constant, ...)`; the constant may stand on the line after `emit(` (whole-file search).
 EMIT_PATTERN = re.compile(r'\bemit\(\s*\.(\w+)')
@@ -701,9 +707,9 @@ def main() -> int:
             short(contract_topic_set - addresses),
         )
         report.check(
-            addresses <= contract_topic_set,
-            "contract: every asyncapi channel is a §1 topic",
-            short(addresses - contract_topic_set),
+            addresses - set(TOPICS_BEYOND_CONTRACT) <= contract_topic_set,
+            "contract: every asyncapi channel is a §1 topic (or in TOPICS_BEYOND_CONTRACT)",
+            short(addresses - set(TOPICS_BEYOND_CONTRACT) - contract_topic_set),
         )
         commands = contract_command_types(sections.get("4", ""))
         report.check(len(commands) >= 20, "contract: §4 command tables parsed", f"{len(commands)} types")

@@ -189,7 +189,81 @@ struct DeregistrationStatusCommand: AsyncParsableCommand {
 /// `registrar enterprise …`.
 struct EnterpriseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "enterprise", abstract: "Look at an enterprise as its admin.", subcommands: [Members.self])
+        commandName: "enterprise", abstract: "Look at an enterprise as its admin; invitations, leaving (issue 18).",
+        subcommands: [
+            Members.self, Invite.self, Accept.self, Decline.self, Remove.self, Leave.self, ContactRemoved.self,
+        ])
+
+    struct Invite: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "enterprise.invite: invite an account (the admin's session); prints the invitation.")
+        @Argument(help: "The enterprise id.") var enterprise: String
+        @Option(help: "The account to invite.") var account: String
+        @OptionGroup var session: SessionOptions
+        func run() async throws {
+            try await session.call(
+                "enterprise.invite", ["enterpriseId": .string(enterprise), "accountId": .string(account)],
+                topic: "permissions.commands")
+        }
+    }
+
+    struct Accept: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "enterprise.invitation.accept: join the enterprise (the invitee's session).")
+        @Argument(help: "The invitation id.") var invitation: String
+        @OptionGroup var session: SessionOptions
+        func run() async throws {
+            try await session.call(
+                "enterprise.invitation.accept", ["invitationId": .string(invitation)], topic: "permissions.commands")
+        }
+    }
+
+    struct Decline: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "enterprise.invitation.decline: turn the invitation down (the invitee's session).")
+        @Argument(help: "The invitation id.") var invitation: String
+        @OptionGroup var session: SessionOptions
+        func run() async throws {
+            try await session.call(
+                "enterprise.invitation.decline", ["invitationId": .string(invitation)], topic: "permissions.commands")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "enterprise.remove_member: remove a member (the admin's session).")
+        @Argument(help: "The enterprise id.") var enterprise: String
+        @Option(help: "The member to remove.") var account: String
+        @OptionGroup var session: SessionOptions
+        func run() async throws {
+            try await session.call(
+                "enterprise.remove_member", ["enterpriseId": .string(enterprise), "accountId": .string(account)],
+                topic: "permissions.commands")
+        }
+    }
+
+    struct Leave: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "enterprise.leave: leave the enterprise (a member's session; an admin transfers first).")
+        @Argument(help: "The enterprise id.") var enterprise: String
+        @OptionGroup var session: SessionOptions
+        func run() async throws {
+            try await session.call(
+                "enterprise.leave", ["enterpriseId": .string(enterprise)], topic: "permissions.commands")
+        }
+    }
+
+    struct ContactRemoved: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "contact-removed",
+            abstract: "contact.external.removed: one external contact fewer (frees a slot of the enterprise's cap).")
+        @Option(help: "Your own account id.") var account: String
+        @OptionGroup var session: SessionOptions
+        func run() async throws {
+            try await session.call(
+                "contact.external.removed", ["accountId": .string(account)], topic: "permissions.commands")
+        }
+    }
 
     struct Members: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

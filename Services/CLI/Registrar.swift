@@ -127,7 +127,7 @@ struct Topics: AsyncParsableCommand {
             let kept: [(String, Policy.TopicWindow)] = [
                 ("commands", policy.topics.commands), ("events", policy.topics.events),
                 ("replies", policy.topics.replies), ("notifications.sms", policy.topics.sms),
-                ("deadletter", policy.topics.deadLetter),
+                ("notifications.push", policy.topics.push), ("deadletter", policy.topics.deadLetter),
             ]
             let retention = kept.map { name, window in "\(name) \(window.retention)" }.joined(separator: ", ")
             print("topics: retention \(retention)")

@@ -55,6 +55,12 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let enterpriseMemberAdded = EventType(rawValue: "enterprise.member_added")
     public static let enterprisePolicyChanged = EventType(rawValue: "enterprise.policy_changed")
     public static let enterpriseAdminTransferred = EventType(rawValue: "enterprise.admin_transferred")
+    /// Not in the contract (issue 18): an admin invited an account (`MemberInvited`).
+    public static let enterpriseMemberInvited = EventType(rawValue: "enterprise.member_invited")
+    /// Not in the contract (issue 18): the invitee declined (`InvitationClosed`).
+    public static let enterpriseInvitationDeclined = EventType(rawValue: "enterprise.invitation_declined")
+    /// Not in the contract (issue 18): a member left or was removed (`MemberRemoved`).
+    public static let enterpriseMemberRemoved = EventType(rawValue: "enterprise.member_removed")
 
     // MARK: binding.events
     public static let bindingLinked = EventType(rawValue: "binding.linked")
@@ -83,17 +89,21 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     // MARK: other topics
     /// `notifications.sms` (`SMSRequested`).
     public static let smsRequested = EventType(rawValue: "sms.requested")
+    /// Not in the contract (issue 18): `notifications.push` (`PushRequested`): what the user must be told.
+    public static let pushRequested = EventType(rawValue: "push.requested")
 
     /// The security events every service appends to its audit trail when it emits them (issue 17):
     /// sign-in failures and locks, password and phone changes, device binds and unbinds, session
     /// revocations, deregistration steps, review decisions, unlocks, operator changes, data exports
-    /// consent-driven tier drops and device keys registered or removed (consent changes are audited by their handler). An
+    /// consent-driven tier drops, device keys registered or removed (consent changes are audited by
+    /// their handler), enterprise membership changes (issue 18). An
     /// operator's command is audited whatever it emits.
     public static let audited: Set<EventType> = [
         .loginFailed, .accountLocked, .accountUnlocked, .passwordChanged, .accountPhoneChanged, .deviceBound,
         .deviceUnbound, .sessionRevoked, .reviewDecided, .operatorAdded, .operatorDisabled, .operatorTokenRotated,
         .accountFrozen, .accountUnfrozen, .accountDeregistered, .accountPurged, .deviceLocked, .deviceUnlocked,
         .bindingLinked, .bindingUnlinked, .enterpriseCreated, .enterpriseAdminTransferred, .accountExportRequested,
-        .accountVerificationWithdrawn, .deviceKeyRegistered, .deviceKeyRemoved,
+        .accountVerificationWithdrawn, .deviceKeyRegistered, .deviceKeyRemoved, .enterpriseMemberAdded,
+        .enterpriseMemberInvited, .enterpriseInvitationDeclined, .enterpriseMemberRemoved,
     ]
 }

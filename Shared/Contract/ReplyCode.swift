@@ -104,6 +104,19 @@ public struct ReplyCode: RawRepresentable, Hashable, Codable, Sendable, CustomSt
     public static let enterpriseNotFound = ReplyCode(rawValue: "ENTERPRISE_NOT_FOUND")
     /// Not in the contract: the account is not a member of the enterprise.
     public static let notAMember = ReplyCode(rawValue: "NOT_A_MEMBER")
+    /// Not in the contract (issue 18): `enterprise.invite` of an account that is a member already.
+    public static let alreadyAMember = ReplyCode(rawValue: "ALREADY_A_MEMBER")
+    /// Not in the contract (issue 18): `enterprise.invite` while an invitation of the same account to
+    /// the same enterprise is open (`result.invitationId`, `result.expiresAt`).
+    public static let invitationPending = ReplyCode(rawValue: "INVITATION_PENDING")
+    /// Not in the contract (issue 18): the invitation id names no invitation.
+    public static let invitationNotFound = ReplyCode(rawValue: "INVITATION_NOT_FOUND")
+    /// Not in the contract (issue 18): the invitation was accepted, declined or withdrawn already
+    /// (`result.state`).
+    public static let invitationClosed = ReplyCode(rawValue: "INVITATION_CLOSED")
+    /// Not in the contract (issue 18): the invitation's `permissions.invitationValidity` ran out
+    /// (`result.expiresAt`).
+    public static let invitationExpired = ReplyCode(rawValue: "INVITATION_EXPIRED")
 
     // MARK: binding.commands (contract §4; "Not in the contract" marks the codes Registrar added)
 

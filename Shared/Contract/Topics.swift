@@ -29,7 +29,7 @@ public struct Topics: Sendable {
     public static let all: [String] = [
         "identity.commands", "permissions.commands", "binding.commands", "deregistration.commands",
         "identity.events", "permissions.events", "binding.events", "deregistration.events",
-        "registrar.replies", "notifications.sms", "registrar.deadletter",
+        "registrar.replies", "notifications.sms", "notifications.push", "registrar.deadletter",
     ]
 
     /// `prefix + base`.
@@ -40,6 +40,8 @@ public struct Topics: Sendable {
     public var deadLetter: String { name("registrar.deadletter") }
     /// The SMS notification topic.
     public var sms: String { name("notifications.sms") }
+    /// The user-notification topic (issue 18).
+    public var push: String { name("notifications.push") }
     /// A service's command topic.
     public func commands(_ service: RegistrarService) -> String { name(service.commandTopic) }
     /// A service's event topic.

@@ -29,6 +29,9 @@ public struct MessageEffects: Sendable {
     /// Why, in the operator's words (support commands' mandatory `reason`): kept with every audit
     /// row of this message.
     public var auditReason: String?
+    /// The signed-in account acting, when it acts on another account (an enterprise admin inviting
+    /// or removing a member, issue 18): the actor of everything this message audits.
+    public var actingAccount: String?
     let service: RegistrarService
     let topics: Topics
     let now: Date
@@ -84,6 +87,7 @@ public struct MessageEffects: Sendable {
     /// client for a command; else the system (events, periodic work).
     private func actor(of subject: String) -> AuditActor {
         if let operatorID { return .operator(operatorID) }
+        if let actingAccount, isCommand { return .account(actingAccount) }
         guard isCommand else { return .system }
         if let token = causation.sessiontoken, !token.isEmpty { return .account(subject) }
         return .client

@@ -4,11 +4,12 @@ import Platform
 
 extension Topics {
     /// The retention the policy gives a topic of the contract (`base` is its unprefixed name):
-    /// commands and events by kind, the replies, SMS and dead-letter topics each their own.
+    /// commands and events by kind, the replies, SMS, push and dead-letter topics each their own.
     public static func retention(ofBase base: String, in policy: Policy.TopicRetention) -> Policy.TopicWindow {
         switch base {
         case "registrar.replies": return policy.replies
         case "notifications.sms": return policy.sms
+        case "notifications.push": return policy.push
         case "registrar.deadletter": return policy.deadLetter
         case _ where base.hasSuffix(".events"): return policy.events
         default: return policy.commands

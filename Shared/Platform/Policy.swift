@@ -36,6 +36,8 @@ public struct Policy: Codable, Sendable, Equatable {
     public var privacy = Privacy()
     /// Not in the contract (issue 19): the HTTP gateway's edge protection.
     public var gateway = Gateway()
+    /// Not in the contract (issue 18): user notifications on `notifications.push`.
+    public var notifications = Notifications()
 
     /// The contract's defaults.
     public init() {}
@@ -195,6 +197,9 @@ public struct Policy: Codable, Sendable, Equatable {
         /// Not in the contract: the length of a "day" for stages, active days and daily quotas
         /// (a day in the account's time zone); tests shorten it.
         public var dayLength = PolicyDuration.days(1)
+        /// Not in the contract (issue 18): how long an `enterprise.invite` stays open; accepting it
+        /// later is `INVITATION_EXPIRED`.
+        public var invitationValidity = PolicyDuration.days(7)
     }
 
     /// Third-party bindings and migration.
@@ -225,6 +230,18 @@ public struct Policy: Codable, Sendable, Equatable {
         /// `revokeCodeWindow`; more are `RATE_LIMITED`.
         public var revokeCodesPerPhonePerWindow = 5
         public var revokeCodeWindow = PolicyDuration.hours(1)
+        /// Not in the contract (issue 18): how long before the cool-down ends the user is reminded
+        /// (`deregistration.reminder` on `notifications.push`, once per request).
+        public var reminderBeforeEnd = PolicyDuration.hours(24)
+    }
+
+    /// Not in the contract (issue 18): user notifications (`notifications.push`).
+    public struct Notifications: Codable, Sendable, Equatable {
+        /// The locale of every notification: no service knows a user's language (the app does;
+        /// the push gateway may re-render with the device's), so the platform's home market's.
+        public var defaultLocale = "zh-CN"
+        /// The locales `deploy/templates/` has every template in.
+        public var locales = ["zh-CN", "en"]
     }
 
     /// Not in the contract (issue 17): data export and consents.
@@ -323,6 +340,9 @@ public struct Policy: Codable, Sendable, Equatable {
         public var replies = TopicWindow(retention: .hours(1), segment: .minutes(10))
         /// `notifications.sms`: raw phones and codes for the SMS gateway (codes live 5 minutes).
         public var sms = TopicWindow(retention: .days(1), segment: .hours(1))
+        /// Not in the contract (issue 18): `notifications.push`: template names and masked values,
+        /// for the push gateway, which reads them within seconds.
+        public var push = TopicWindow(retention: .days(1), segment: .hours(1))
         /// `registrar.deadletter`: originals of refused messages (anything a client sent): a week to
         /// fix and replay them.
         public var deadLetter = TopicWindow(retention: .days(7), segment: .hours(1))

@@ -21,7 +21,7 @@ public enum DeregistrationService {
         SupportHandlers.register(&router)
         ExportHandler.register(&router, policy: environment.policy)
         Purges.register(&router)
-        return [Finalizer.task(context)]
+        return [Finalizer.task(context), Finalizer.reminderTask(context)]
     }
 }
 

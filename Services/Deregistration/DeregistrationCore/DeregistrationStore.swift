@@ -215,6 +215,24 @@ enum DeregistrationStore {
         ).map { DueRequest(id: try $0.decode("id"), accountId: try $0.decode("account_id")) }
     }
 
+    /// Cooling requests not reminded yet whose cool-down ends by `horizon`, claimed (issue 18).
+    static func claimUnreminded(_ session: borrowing PostgresSession, horizon: Date) throws
+        -> [(id: String, accountId: String, cooldownEndsAt: Date)]
+    {
+        try session.query(
+            """
+            SELECT id::text AS id, account_id::text AS account_id, cooldown_ends_at FROM requests
+            WHERE state = 'cooling' AND reminded_at IS NULL AND cooldown_ends_at <= \(horizon)
+            ORDER BY cooldown_ends_at LIMIT \(finalizeBatch) FOR UPDATE SKIP LOCKED
+            """
+        ).map { (try $0.decode("id"), try $0.decode("account_id"), try $0.decode("cooldown_ends_at")) }
+    }
+
+    /// Marks the request reminded (or past reminding) at `now`: never claimed for a reminder again.
+    static func markReminded(_ session: borrowing PostgresSession, requestID: String, now: Date) throws {
+        try session.query("UPDATE requests SET reminded_at = \(now) WHERE id = \(requestID)::uuid")
+    }
+
     /// Closes the request as finalized at `now`; an outstanding code is dropped.
     static func finalize(_ session: borrowing PostgresSession, requestID: String, now: Date) throws {
         try close(session, requestID: requestID, as: .finalized, now: now)

@@ -33,8 +33,42 @@ enum Finalizer {
                 try effects.emit(
                     .walletRefundRequested, subject: request.accountId,
                     data: ["accountId": request.accountId, "requestId": request.id])
+                // After the purge of the runtime's copies above, which would drop it unsent.
+                try effects.notify(
+                    request.accountId, .deregistrationCompleted, locale: policy.notifications.defaultLocale,
+                    params: [
+                        "deregisteredAt": CloudEvent.timestamp(finalization.deregisteredAt),
+                        "phoneBlockedUntil": CloudEvent.timestamp(finalization.phoneBlockedUntil),
+                    ])
             }
             return due.count
+        }
+    }
+
+    /// The periodic task that reminds the user `deregistration.reminderBeforeEnd` before the
+    /// cool-down ends (issue 18): claims cooling requests not reminded yet, marks each reminded in
+    /// the transaction that writes its `push.requested` to the outbox (once per request, across
+    /// replicas and restarts); one found only past its end is marked without a reminder.
+    static func reminderTask(_ context: DeregistrationContext) -> PeriodicTask {
+        let policy = context.policy
+        return PeriodicTask(name: "deregistration.remind", interval: policy.deregistration.schedulerInterval.duration) {
+            session, now, effects in
+            let due = try DeregistrationStore.claimUnreminded(
+                session, horizon: CooldownRules.reminderHorizon(now: now, policy: policy))
+            var sent = 0
+            for request in due {
+                try DeregistrationStore.markReminded(session, requestID: request.id, now: now)
+                guard
+                    CooldownRules.reminderDue(
+                        state: .cooling, cooldownEndsAt: request.cooldownEndsAt, remindedAt: nil, now: now,
+                        policy: policy)
+                else { continue }
+                try effects.notify(
+                    request.accountId, .deregistrationReminder, locale: policy.notifications.defaultLocale,
+                    params: ["cooldownEndsAt": CloudEvent.timestamp(request.cooldownEndsAt)])
+                sent += 1
+            }
+            return sent
         }
     }
 }

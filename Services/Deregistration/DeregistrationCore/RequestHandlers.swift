@@ -106,6 +106,9 @@ enum RequestHandlers {
             try effects.emit(
                 .accountFrozen, subject: data.accountId,
                 data: ["accountId": data.accountId, "requestId": id, "cooldownEndsAt": ends])
+            try effects.notify(
+                data.accountId, .deregistrationRequested, locale: policy.notifications.defaultLocale,
+                params: ["cooldownEndsAt": ends])
             return try .ok(["requestId": id, "cooldownEndsAt": ends])
         }
     }

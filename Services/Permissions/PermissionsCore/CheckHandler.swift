@@ -11,7 +11,8 @@ struct Check: Decodable, Sendable {
 }
 
 /// `permissions.check`: a service-to-service query (no token; its topic is closed by ACLs in
-/// production). A denial is still an `OK` reply: `allowed: false` with the deciding rule.
+/// production). A denial is still an `OK` reply: `allowed: false` with the deciding rule; a check in
+/// the context of an enterprise the account does not belong to is `allowed: false`, `not_a_member`.
 enum CheckHandler {
     static func register(_ router: inout Router, policy: Policy.Permissions) {
         router.command("permissions.check", Check.self) { session, command, effects in
@@ -24,10 +25,19 @@ enum CheckHandler {
     static func check(_ session: borrowing PostgresSession, _ data: Check, now: Date, policy: Policy.Permissions) throws
         -> CheckResult
     {
-        guard let (state, timezone, _, scope) = try PermissionsStore.accountInScope(session, data.accountId) else {
+        guard let (state, timezone, _, memberships) = try PermissionsStore.accountInScope(session, data.accountId)
+        else {
             return CheckResult(allowed: false, reason: "unknown_account", limits: [:], riskLevel: nil)
         }
         let riskLevel = Entitlements.riskLevel(stage: Entitlements.stage(state, now: now, policy: policy))
+        // Identity switching (issue 18): an enterprise's context applies its policy alone; none, the
+        // personal identity.
+        guard
+            let scope = EnterpriseRules.checkScope(
+                data.context?.enterpriseId, action: data.action, overrides: memberships.overrides)
+        else {
+            return CheckResult(allowed: false, reason: "not_a_member", limits: [:], riskLevel: riskLevel)
+        }
         var decision = Entitlements.evaluate(
             data.action, context: data.context ?? CheckContext(), state: state, scope: scope, now: now, policy: policy)
         guard decision.allowed else {
@@ -44,6 +54,10 @@ enum CheckHandler {
             decision.limits["remainingToday"] = use.cap - used  // Today is marked active with the quota.
         } else {
             try PermissionsStore.markActive(session, accountID: data.accountId, day: day)
+        }
+        // Every allowed add is a contact held, whatever the context: the total cap counts them all.
+        if data.action == .contactExternalAdd {
+            try PermissionsStore.addExternalContact(session, accountID: data.accountId)
         }
         return CheckResult(allowed: true, reason: "ok", limits: decision.limits, riskLevel: riskLevel)
     }

@@ -46,7 +46,7 @@ enum EnterpriseHandlers {
     /// stays far below the broker's message size whatever the enterprise's size).
     static let memberPageLimit = 500
 
-    static func register(_ router: inout Router, policy: Policy.Permissions) {
+    static func register(_ router: inout Router, policy: Policy.Permissions, locale: String) {
         router.command("enterprise.create", CreateEnterprise.self) { session, command, effects in
             let data = command.data
             _ = try OperatorDirectory.authorize(
@@ -69,7 +69,7 @@ enum EnterpriseHandlers {
         }
         router.command("enterprise.add_member", AddMember.self) { session, command, effects in
             let data = command.data
-            try requireAdmin(session, data.enterpriseId, command)
+            effects.actingAccount = try requireAdmin(session, data.enterpriseId, command)
             guard try PermissionsStore.accountInScope(session, data.accountId) != nil else {
                 return .rejected(.accountNotFound, "the account is not known")
             }
@@ -79,7 +79,7 @@ enum EnterpriseHandlers {
         }
         router.command("enterprise.set_member_policy", MemberPolicy.self) { session, command, effects in
             let data = command.data
-            try requireAdmin(session, data.enterpriseId, command)
+            effects.actingAccount = try requireAdmin(session, data.enterpriseId, command)
             let affected: [String]
             if data.accountId == "*" {
                 affected = try PermissionsStore.members(session, enterpriseID: data.enterpriseId)
@@ -90,6 +90,7 @@ enum EnterpriseHandlers {
                 else { return .rejected(.notAMember, "the account is not a member") }
                 affected = [data.accountId]
             }
+            let before = try PermissionsStore.effectiveOverrides(session, enterpriseID: data.enterpriseId)
             try session.query(
                 """
                 INSERT INTO enterprise_policies (enterprise_id, member, moments_enabled, max_external_contacts)
@@ -101,15 +102,25 @@ enum EnterpriseHandlers {
             try effects.emit(
                 .enterprisePolicyChanged, subject: data.enterpriseId,
                 data: PolicyChanged(enterpriseId: data.enterpriseId, member: data.accountId, overrides: data.overrides))
+            let after = try PermissionsStore.effectiveOverrides(session, enterpriseID: data.enterpriseId)
             for account in affected {
                 try PermissionsStore.refresh(
                     session, account, now: command.receivedAt, policy: policy, effects: &effects)
+                // The member is told what now applies to it, once, when that changed (issue 18).
+                let member = account.lowercased()
+                if EnterpriseRules.memberPolicyChanged(before: before[member], after: after[member]) {
+                    try effects.notify(
+                        member, .enterprisePolicyChanged, locale: locale,
+                        params: EnterpriseRules.policyNoticeParams(
+                            enterpriseId: data.enterpriseId, after: after[member]))
+                }
             }
             return try .ok(["enterpriseId": data.enterpriseId, "member": data.accountId])
         }
         router.command("enterprise.transfer_admin", TransferAdmin.self) { session, command, effects in
             let data = command.data
             let admin = try requireAdmin(session, data.enterpriseId, command)
+            effects.actingAccount = admin
             guard
                 try PermissionsStore.role(session, enterpriseID: data.enterpriseId, accountID: data.toAccountId) != nil
             else { return .rejected(.notAMember, "admin rights go to a member of the enterprise") }

@@ -34,12 +34,16 @@ public struct AccountState: Sendable, Equatable {
     public var successfulLogins: Int
     public var activeDays: Int
     public var lastMismatchAt: Date?
+    /// External contacts the account holds (issue 18): allowed `contact.external.add` checks less
+    /// `contact.external.removed` commands; what an enterprise's total cap counts.
+    public var externalContacts: Int
 
     public init(
         registeredAt: Date, tier: Tier = .none, tierExpiresAt: Date? = nil, tierExpired: Bool = false,
         restricted: [String] = [], frozen: Bool = false, locked: Bool = false, successfulLogins: Int = 0,
-        activeDays: Int = 0, lastMismatchAt: Date? = nil
+        activeDays: Int = 0, lastMismatchAt: Date? = nil, externalContacts: Int = 0
     ) {
+        self.externalContacts = externalContacts
         self.registeredAt = registeredAt
         self.tier = tier
         self.tierExpiresAt = tierExpiresAt
@@ -61,11 +65,18 @@ public struct EnterpriseScope: Sendable, Equatable {
     public var momentsEnabled: Bool
     /// The smallest external-contact cap any enterprise sets for it.
     public var maxExternalContacts: Int?
+    /// What each enterprise sets for the account, one per membership (`EnterpriseRules.checkScope`
+    /// picks one for a check in an enterprise's context).
+    public var overrides: [Override]
 
-    public init(enterprises: Set<String> = [], momentsEnabled: Bool = true, maxExternalContacts: Int? = nil) {
+    public init(
+        enterprises: Set<String> = [], momentsEnabled: Bool = true, maxExternalContacts: Int? = nil,
+        overrides: [Override] = []
+    ) {
         self.enterprises = enterprises
         self.momentsEnabled = momentsEnabled
         self.maxExternalContacts = maxExternalContacts
+        self.overrides = overrides
     }
 
     /// What one enterprise sets for the account: its member override where it has one, else the
@@ -89,7 +100,7 @@ public struct EnterpriseScope: Sendable, Equatable {
     /// The enterprise policy across every enterprise of the account: the strictest wins (any
     /// enterprise disabling moments disables them; the smallest cap applies).
     public static func merge(_ overrides: [Override]) -> EnterpriseScope {
-        var scope = EnterpriseScope()
+        var scope = EnterpriseScope(overrides: overrides)
         for override in overrides {
             scope.enterprises.insert(override.enterpriseId)
             if override.momentsEnabled == false { scope.momentsEnabled = false }
@@ -216,6 +227,15 @@ public enum Entitlements {
             if let enterprise = scope.maxExternalContacts { cap = min(cap ?? Int64(enterprise), Int64(enterprise)) }
             guard let cap else { return ok }
             if cap <= 0 { return .deny("enterprise_policy", ["maxExternalContactsPerDay": cap]) }
+            // The enterprise's cap bounds the contacts held too, not only the day's adds (issue 18).
+            if EnterpriseRules.externalContactsFull(held: state.externalContacts, cap: scope.maxExternalContacts) {
+                return .deny(
+                    "enterprise_policy",
+                    [
+                        "maxExternalContacts": Int64(scope.maxExternalContacts ?? 0),
+                        "externalContacts": Int64(state.externalContacts),
+                    ])
+            }
             return Decision(
                 allowed: true, reason: "ok", limits: ["maxExternalContactsPerDay": cap],
                 quota: QuotaUse(kind: action.rawValue, amount: 1, cap: cap))

@@ -18,7 +18,8 @@ public enum PermissionsService {
         AccountEvents.register(&router, policy: policy, hashKey: try environment.requireHashKey())
         CheckHandler.register(&router, policy: policy.permissions)
         EntitlementsHandler.register(&router, policy: policy.permissions)
-        EnterpriseHandlers.register(&router, policy: policy.permissions)
+        EnterpriseHandlers.register(&router, policy: policy.permissions, locale: policy.notifications.defaultLocale)
+        InvitationHandlers.register(&router, policy: policy.permissions, locale: policy.notifications.defaultLocale)
         ExportHandler.register(&router, policy: policy)
         return [
             Retention.contactsTask(policy: policy),

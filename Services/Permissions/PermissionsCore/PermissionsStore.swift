@@ -17,7 +17,7 @@ enum PermissionsStore {
         let rows = try session.query(
             """
             SELECT a.registered_at, a.timezone, a.tier, a.tier_expires_at, a.tier_expired, a.restricted, a.frozen,
-                   a.locked, a.successful_logins, a.last_mismatch_at, a.grants,
+                   a.locked, a.successful_logins, a.last_mismatch_at, a.grants, a.external_contacts,
                    (SELECT count(*) FROM active_days d WHERE d.account_id = a.account_id) AS active_days,
                    m.enterprise_id,
                    COALESCE(own.moments_enabled, every.moments_enabled) AS moments_enabled,
@@ -36,7 +36,7 @@ enum PermissionsStore {
             restricted: try row.decode("restricted"), frozen: try row.decode("frozen"),
             locked: try row.decode("locked"),
             successfulLogins: try row.decode("successful_logins"), activeDays: try row.decode("active_days"),
-            lastMismatchAt: try row.decode("last_mismatch_at"))
+            lastMismatchAt: try row.decode("last_mismatch_at"), externalContacts: try row.decode("external_contacts"))
         let overrides = try rows.compactMap { row -> EnterpriseScope.Override? in
             guard let enterprise = try row.decode("enterprise_id", as: String?.self) else { return nil }
             return EnterpriseScope.Override(
@@ -81,6 +81,42 @@ enum PermissionsStore {
             used[try row.decode("kind")] = try row.decode("used")
         }
         return used
+    }
+
+    /// Counts one more external contact held (an allowed `contact.external.add`).
+    static func addExternalContact(_ session: borrowing PostgresSession, accountID: String) throws {
+        try session.query(
+            "UPDATE accounts SET external_contacts = external_contacts + 1 WHERE account_id = \(accountID)::uuid")
+    }
+
+    /// Sets the external contacts held (after a `contact.external.removed`, `EnterpriseRules.afterRemoval`).
+    static func setExternalContacts(_ session: borrowing PostgresSession, accountID: String, to held: Int) throws {
+        try session.query("UPDATE accounts SET external_contacts = \(held) WHERE account_id = \(accountID)::uuid")
+    }
+
+    /// What each member of the enterprise has in force (its own override, else the enterprise-wide
+    /// one), by account id; members with neither map to an empty override.
+    static func effectiveOverrides(_ session: borrowing PostgresSession, enterpriseID: String) throws
+        -> [String: EnterpriseScope.Override]
+    {
+        var result: [String: EnterpriseScope.Override] = [:]
+        for row in try session.query(
+            """
+            SELECT m.account_id::text AS account_id,
+                   COALESCE(own.moments_enabled, every.moments_enabled) AS moments_enabled,
+                   COALESCE(own.max_external_contacts, every.max_external_contacts) AS max_external_contacts
+            FROM enterprise_members m
+            LEFT JOIN enterprise_policies own ON own.enterprise_id = m.enterprise_id AND own.member = m.account_id::text
+            LEFT JOIN enterprise_policies every ON every.enterprise_id = m.enterprise_id AND every.member = '*'
+            WHERE m.enterprise_id = \(enterpriseID)
+            """)
+        {
+            let account: String = try row.decode("account_id")
+            result[account] = EnterpriseScope.Override(
+                enterpriseId: enterpriseID, momentsEnabled: try row.decode("moments_enabled"),
+                maxExternalContacts: try row.decode("max_external_contacts"))
+        }
+        return result
     }
 
     /// Records an active day.

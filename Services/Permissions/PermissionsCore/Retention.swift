@@ -30,6 +30,9 @@ enum Retention {
             """)
         try session.query("DELETE FROM quota_usage WHERE account_id = \(accountID)::uuid")
         try session.query("DELETE FROM active_days WHERE account_id = \(accountID)::uuid")
+        // Invitations to the account (issue 18) and its contact count are personal, not contacts.
+        try session.query("DELETE FROM enterprise_invitations WHERE account_id = \(accountID)::uuid")
+        try session.query("UPDATE accounts SET external_contacts = 0 WHERE account_id = \(accountID)::uuid")
         try session.query("DELETE FROM sessions WHERE account_id = \(accountID)::uuid")
         // Kept replies (checks, entitlements) and outbox rows of the account, before the confirmations.
         try AccountPurge.runtimeCopies(session, accountID: accountID, effects: effects)

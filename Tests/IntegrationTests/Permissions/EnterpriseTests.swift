@@ -82,13 +82,18 @@ struct EnterpriseTests {
                     "overrides": .object(["maxExternalContacts": .int(2)]),
                 ], session: admin.sessionToken
             ).code == "OK")
-        #expect(try await permissions.check(seasoned[0], "moments.post").reason == "enterprise_policy")
-        #expect(try await permissions.check(seasoned[1], "moments.post").allowed)
+        // The enterprise's policy applies in its context; the personal identity keeps its own (issue 18).
+        let inside: [String: JSONValue] = ["enterpriseId": .string(enterprise)]
+        #expect(try await permissions.check(seasoned[0], "moments.post", inside).reason == "enterprise_policy")
+        #expect(try await permissions.check(seasoned[0], "moments.post").allowed)
+        #expect(try await permissions.check(seasoned[1], "moments.post", inside).allowed)
         for member in seasoned {
-            #expect(try await permissions.check(member, "contact.external.add").allowed)
-            let second = try await permissions.check(member, "contact.external.add")
+            #expect(try await permissions.check(member, "contact.external.add", inside).allowed)
+            let second = try await permissions.check(member, "contact.external.add", inside)
             #expect(second.allowed && second.limits["maxExternalContactsPerDay"] == .int(2))
-            #expect(try await permissions.check(member, "contact.external.add").reason == "quota")
+            // Two held of a total cap of two: refused by the total before the day's quota.
+            let third = try await permissions.check(member, "contact.external.add", inside)
+            #expect(third.reason == "enterprise_policy" && third.limits["maxExternalContacts"] == .int(2))
         }
         _ = try await permissions.client.event(on: "permissions.events") {
             $0.type == "permissions.changed" && $0.subject == seasoned[0]

@@ -112,3 +112,26 @@ extension CooldownRules {
         }
     }
 }
+
+extension CooldownRules {
+    /// When the user of a request whose cool-down ends at `cooldownEndsAt` is reminded
+    /// (`deregistration.reminderBeforeEnd` before the end; issue 18).
+    public static func reminderAt(cooldownEndsAt: Date, policy: Policy) -> Date {
+        cooldownEndsAt.addingTimeInterval(-policy.deregistration.reminderBeforeEnd.timeInterval)
+    }
+
+    /// The latest cool-down end whose reminder is due at `now` (the reminder task's horizon).
+    public static func reminderHorizon(now: Date, policy: Policy) -> Date {
+        now.addingTimeInterval(policy.deregistration.reminderBeforeEnd.timeInterval)
+    }
+
+    /// Whether the reminder of a request is due at `now`: still cooling, not reminded yet, inside
+    /// the reminder window and before the end (once the end passed, the completion notice says it
+    /// all: a reminder late past the end is never sent).
+    public static func reminderDue(
+        state: RequestState, cooldownEndsAt: Date, remindedAt: Date?, now: Date, policy: Policy
+    ) -> Bool {
+        state == .cooling && remindedAt == nil && now >= reminderAt(cooldownEndsAt: cooldownEndsAt, policy: policy)
+            && now < cooldownEndsAt
+    }
+}
