@@ -92,7 +92,7 @@ import Testing
                                 "POST", "/v1/registration/start", json: body, idempotencyKey: key,
                                 forwardedFor: address, timeoutSeconds: 15)
                             if let answer, answer.status == 200, let id = answer.result("registrationId") {
-                                tally.answers.withLock { $0[key, default: []].insert(id) }
+                                tally.answers.withLock { _ = $0[key, default: []].insert(id) }
                                 break
                             }
                             // Connection refused, reset or 5xx: the same key on the other replica.
