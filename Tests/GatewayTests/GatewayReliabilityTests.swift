@@ -35,7 +35,7 @@ import Testing
             try process.run()
             self.process = process
             let curl = Curl(base: url)
-            let deadline = ContinuousClock.now + .seconds(30)
+            let deadline = ContinuousClock.now + .seconds(90)
             while ContinuousClock.now < deadline {
                 if (try? await curl.request("GET", "/v1/ping", timeoutSeconds: 2))?.status == 200 { return }
                 try await Task.sleep(for: .milliseconds(100))

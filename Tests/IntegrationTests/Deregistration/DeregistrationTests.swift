@@ -11,7 +11,7 @@ import Testing
 @Suite(.enabled(if: TestStack.enabled))
 struct DeregistrationTests {
     static let policy = """
-        {"deregistration": {"cooldown": "10s", "schedulerInterval": "200ms", "contactRetention": "60s"},
+        {"deregistration": {"cooldown": "60s", "schedulerInterval": "200ms", "contactRetention": "60s"},
          "registration": {"phoneReuseCooldown": "60s"},
          "permissions": {"sweepInterval": "200ms", "dayLength": "1s", "stageOneLastDay": 0, "stageTwoLastDay": 1000000,
                          "sensitiveMinActiveDays": 1, "sensitiveMinLogins": 1}}
@@ -123,7 +123,7 @@ struct DeregistrationTests {
             // Request again and let the cool-down run out.
             let again = try await Self.request(client, account.accountId, session, fingerprint)
             #expect(again.code == "OK", "\(again.event.data)")
-            try instance.advanceClock(by: .seconds(10))
+            try instance.advanceClock(by: .seconds(60))
             let deregistered = try await client.event(on: "deregistration.events", timeout: .seconds(30)) {
                 $0.type == "account.deregistered" && $0.subject == account.accountId
             }
@@ -223,7 +223,7 @@ struct DeregistrationTests {
             }
             // Kill the service as the cool-downs end (the clock moved past them, the finalizer's next
             // tick is at most 200 ms away), then start it again.
-            try instance.advanceClock(by: .seconds(10))
+            try instance.advanceClock(by: .seconds(60))
             try await Task.sleep(for: .milliseconds(200))
             let killed = await instance.stop(signal: SIGKILL)
             #expect(killed?.bySignal == true)

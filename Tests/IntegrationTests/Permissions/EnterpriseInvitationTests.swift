@@ -21,7 +21,7 @@ struct EnterpriseInvitationTests {
     /// The `push.requested` messages for `account` with `template` on `notifications.push`, counted
     /// after the topic was read for `settle` (to see a duplicate that would follow the first).
     static func pushes(
-        _ client: RegistrarClient, _ account: String, _ template: NotificationTemplate, settle: Duration = .seconds(3)
+        _ client: RegistrarClient, _ account: String, _ template: NotificationTemplate, settle: Duration = .seconds(8)
     ) async throws -> [CloudEvent] {
         try await client.read(topic: "notifications.push", timeout: settle) { _ in false }.compactMap(\.event).filter {
             $0.type == "push.requested" && $0.subject == account && $0.data["template"] == .string(template.rawValue)

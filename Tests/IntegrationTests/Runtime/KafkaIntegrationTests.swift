@@ -20,7 +20,7 @@ struct KafkaIntegrationTests {
         let reader = try KafkaConsumer(
             configuration: TestStack.kafka, readingFromBeginning: [topic], logger: TestStack.logger)
         var received: [KafkaMessage] = []
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(60)
         while received.count < 20 && ContinuousClock.now < deadline {
             if let message = try await reader.poll() { received.append(message) }
         }
