@@ -105,7 +105,7 @@ public struct BindingClient: Sendable {
     }
 
     /// Events of `type` on `binding.events` about `subject`, read from the beginning for `window`.
-    public func events(_ type: String, subject: String? = nil, window: Duration = .seconds(3)) async throws
+    public func events(_ type: String, subject: String? = nil, window: Duration = .seconds(8)) async throws
         -> [CloudEvent]
     {
         try await client.read(topic: "binding.events", timeout: window) { _ in false }.compactMap(\.event).filter {

@@ -50,8 +50,10 @@ struct BindingPolicyTests {
 
             // Many sweeps later, still once each.
             try await Task.sleep(for: .seconds(1))
-            #expect(try await binding.events("binding.authorization_expired", subject: account).count == 1)
-            #expect(try await binding.events("binding.unlinked", subject: account).count == 1)
+            // (Counted by event id: a relay may publish a row twice, with the same id.)
+            #expect(
+                Set(try await binding.events("binding.authorization_expired", subject: account).map(\.id)).count == 1)
+            #expect(Set(try await binding.events("binding.unlinked", subject: account).map(\.id)).count == 1)
 
             // Granting friend_list again starts a new 90 (here 3) seconds, expiring once more.
             #expect(
