@@ -164,7 +164,7 @@ struct SecretsReliabilityTests {
             let topics = try await withThrowingTaskGroup(of: (String, [String]).self) { group in
                 for topic in Topics.all {
                     group.addTask {
-                        let read = try await client.read(topic: topic, timeout: .seconds(3)) { _ in false }
+                        let read = try await client.read(topic: topic, timeout: .seconds(10)) { _ in false }
                         return (
                             topic,
                             read.map { message in
