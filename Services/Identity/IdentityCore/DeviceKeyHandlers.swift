@@ -190,15 +190,7 @@ enum DeviceKeyHandlers {
                 session, accountID: accountID, account.counters, reason: "device_key", now: now, policy: policy.login,
                 effects: &effects)
         }
-        let cleared = LoginRules.afterSuccess(account.counters)
-        if cleared != account.counters {
-            try LoginStore.saveCounters(session, accountID: accountID, cleared)
-        }
-        switch LoginRules.standing(locked: account.locked, status: account.status) {
-        case .locked: return .rejected(.accountLocked, "the account is locked; contact support")
-        case .frozen: return .rejected(.accountFrozen, "the account is frozen for deregistration")
-        case .active: break
-        }
+        if let refusal = try LoginHandlers.admitVerified(session, account) { return refusal }
         try DeviceKeyStore.markUsed(session, keyID: key.id, now: now)
         let platform = DevicePlatform(rawValue: device.platform) ?? .android
         let opened = try SessionStore.open(

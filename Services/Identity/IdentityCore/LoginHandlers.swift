@@ -72,6 +72,20 @@ enum LoginHandlers {
     }
 
     /// The caller of a session command; no live session refuses the command `UNAUTHENTICATED`
+
+    /// After a verified credential (password or device key): clears the failure counters and
+    /// answers the refusal of a locked or frozen account, `nil` for an active one.
+    static func admitVerified(_ session: borrowing PostgresSession, _ account: LoginAccount) throws -> Reply? {
+        let cleared = LoginRules.afterSuccess(account.counters)
+        if cleared != account.counters {
+            try LoginStore.saveCounters(session, accountID: account.id, cleared)
+        }
+        switch LoginRules.standing(locked: account.locked, status: account.status) {
+        case .locked: return .rejected(.accountLocked, "the account is locked; contact support")
+        case .frozen: return .rejected(.accountFrozen, "the account is frozen for deregistration")
+        case .active: return nil
+        }
+    }
     /// (before it wrote anything).
     static func signedIn(_ session: borrowing PostgresSession, _ envelope: IncomingEnvelope, now: Date) throws
         -> SessionInfo
@@ -142,15 +156,7 @@ enum LoginHandlers {
                 session, accountID: accountID, account.counters, reason: "password", now: now, policy: policy.login,
                 effects: &effects)
         }
-        let cleared = LoginRules.afterSuccess(account.counters)
-        if cleared != account.counters {
-            try LoginStore.saveCounters(session, accountID: accountID, cleared)
-        }
-        switch LoginRules.standing(locked: account.locked, status: account.status) {
-        case .locked: return .rejected(.accountLocked, "the account is locked; contact support")
-        case .frozen: return .rejected(.accountFrozen, "the account is frozen for deregistration")
-        case .active: break
-        }
+        if let refusal = try LoginHandlers.admitVerified(session, account) { return refusal }
         let devices = try IdentityStore.boundDevices(session, accountID: accountID)
         let step = LoginRules.deviceStep(
             presented: data.device.fingerprint, bound: devices.map { ($0.id, $0.fingerprint) },
